@@ -1,0 +1,672 @@
+"""The twin's AWS control plane: a moto server with a request counter and emulator patches.
+
+Usage::
+
+    .venv/bin/python twin/moto_server.py --host 127.0.0.1 --port 5000
+
+What it adds on top of ``python -m moto.server``:
+
+* it binds only to loopback addresses (127.0.0.0/8, ::1, localhost) and refuses anything else;
+* it loads AWS managed IAM policies (``MOTO_IAM_LOAD_MANAGED_POLICIES=true``), so
+  AmazonEKSClusterPolicy, AmazonEKSWorkerNodePolicy ... can be attached;
+* a WSGI middleware counts every request (total and per AWS service) and serves
+  ``GET /_twin/health``, ``GET /_twin/stats`` and ``POST /_twin/stats/reset``;
+* at start-up it patches moto's model/response classes to close gaps between moto and AWS
+  that make amazon.aws / community.aws modules fail or report ``changed`` on every run
+  (see PATCHES below and docs/twin.md). The patches touch moto internals, so the launcher
+  refuses to start unless moto is exactly PINNED_MOTO_VERSION.
+
+Normally started through ``twin/twinctl up``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import json
+import logging
+import os
+import re
+import signal
+import sys
+import threading
+from collections import Counter
+from typing import Any, Callable, Iterable
+
+PINNED_MOTO_VERSION = "5.2.5"
+SERVICE_ID = "mlinfra-twin-aws"
+LOG = logging.getLogger("twin")
+
+
+# --------------------------------------------------------------------------------------
+# Loopback guard
+# --------------------------------------------------------------------------------------
+
+
+def is_loopback_host(host: str) -> bool:
+    """True for literal loopback addresses (127.0.0.0/8, ::1) and the name ``localhost``.
+
+    Other names are not resolved: the twin must never listen on a routable interface.
+    """
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+# --------------------------------------------------------------------------------------
+# Request counter / control endpoints
+# --------------------------------------------------------------------------------------
+
+_SCOPE_RE = re.compile(r"Credential=[^/,\s]+/\d{8}/([^/,\s]+)/([^/,\s]+)/aws4_request")
+_QUERY_SCOPE_RE = re.compile(r"X-Amz-Credential=[^/&]+(?:/|%2F)\d{8}(?:/|%2F)[^/&%]+(?:/|%2F)([^/&%]+)(?:/|%2F)aws4_request", re.I)
+_HOST_RE = re.compile(r"^([a-z0-9-]+)\.(?:[a-z0-9-]+\.)?amazonaws\.com", re.I)
+
+
+def service_of(environ: dict[str, Any]) -> str:
+    """The AWS service a request is for.
+
+    The SigV4 credential scope (``Credential=KEY/DATE/REGION/SERVICE/aws4_request`` in the
+    Authorization header, or X-Amz-Credential in a presigned URL) is the most reliable source;
+    then an ``<service>.<region>.amazonaws.com`` Host header; then moto's own API.
+    """
+    auth = environ.get("HTTP_AUTHORIZATION", "")
+    m = _SCOPE_RE.search(auth)
+    if m:
+        return m.group(2)
+    m = _QUERY_SCOPE_RE.search(environ.get("QUERY_STRING", ""))
+    if m:
+        return m.group(1)
+    path = environ.get("PATH_INFO", "")
+    if path.startswith("/moto-api"):
+        return "moto-api"
+    m = _HOST_RE.match(environ.get("HTTP_HOST", ""))
+    if m:
+        return m.group(1).lower()
+    return "unknown"
+
+
+class TwinMiddleware:
+    """Counts requests and serves /_twin/* before handing everything else to moto."""
+
+    def __init__(self, app: Callable, moto_version: str, patches: list[str]):
+        self.app = app
+        self.moto_version = moto_version
+        self.patches = patches
+        self._lock = threading.Lock()
+        self._total = 0
+        self._by_service: Counter[str] = Counter()
+
+    def stats(self) -> dict[str, Any]:
+        with self._lock:
+            return {"requests": self._total, "by_service": dict(sorted(self._by_service.items()))}
+
+    def reset(self) -> None:
+        with self._lock:
+            self._total = 0
+            self._by_service.clear()
+
+    @staticmethod
+    def _json(start_response: Callable, status: str, body: dict[str, Any]) -> list[bytes]:
+        data = json.dumps(body).encode()
+        start_response(
+            status,
+            [("Content-Type", "application/json"), ("Content-Length", str(len(data)))],
+        )
+        return [data]
+
+    def _control(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "").rstrip("/")
+        method = environ.get("REQUEST_METHOD", "GET")
+        if path == "/_twin/health" and method in ("GET", "HEAD"):
+            return self._json(
+                start_response,
+                "200 OK",
+                {
+                    "service": SERVICE_ID,
+                    "status": "ok",
+                    "moto_version": self.moto_version,
+                    "pid": os.getpid(),
+                    "patches": self.patches,
+                },
+            )
+        if path == "/_twin/stats" and method == "GET":
+            return self._json(start_response, "200 OK", self.stats())
+        if path == "/_twin/stats/reset" and method == "POST":
+            self.reset()
+            return self._json(start_response, "200 OK", {"reset": True})
+        return self._json(start_response, "404 Not Found", {"error": f"no {method} {path}"})
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
+        if environ.get("PATH_INFO", "").startswith("/_twin/"):
+            return self._control(environ, start_response)
+        service = service_of(environ)
+        with self._lock:
+            self._total += 1
+            self._by_service[service] += 1
+        return self.app(environ, start_response)
+
+
+# --------------------------------------------------------------------------------------
+# Emulator patches (moto 5.2.5). Each: what AWS does, what moto did, how it is fixed.
+# --------------------------------------------------------------------------------------
+
+
+def _require(obj: Any, *names: str) -> None:
+    for name in names:
+        if not hasattr(obj, name):
+            raise RuntimeError(f"moto internals changed: {obj!r} has no attribute {name!r}")
+
+
+def patch_kms_key_arn() -> None:
+    """KMS: DisableKey/EnableKey/CancelKeyDeletion/ScheduleKeyDeletion accept a key ARN.
+
+    AWS accepts a key id or a key ARN as KeyId, and ScheduleKeyDeletion/CancelKeyDeletion
+    answer with the key ARN (plus KeyState/PendingWindowInDays for ScheduleKeyDeletion).
+    moto 5.2.5 validated the ARN, then looked the raw string up in its key table: 500
+    KeyError (amazon.aws.kms_key state=absent failed). Fixed by normalising the id in the
+    backend methods and answering with the ARN.
+    """
+    from moto.kms.models import KmsBackend
+    from moto.kms.responses import KmsResponse
+
+    names = ("disable_key", "enable_key", "cancel_key_deletion", "schedule_key_deletion")
+    _require(KmsBackend, "get_key_id", *names)
+    _require(KmsResponse, "_validate_cmk_id", "_get_param")
+
+    def normalising(orig: Callable) -> Callable:
+        def method(self: Any, key_id: str, *args: Any, **kwargs: Any) -> Any:
+            return orig(self, self.get_key_id(key_id), *args, **kwargs)
+
+        method.__name__ = orig.__name__
+        method.__doc__ = orig.__doc__
+        return method
+
+    for name in names:
+        setattr(KmsBackend, name, normalising(getattr(KmsBackend, name)))
+
+    def schedule_key_deletion(self: Any) -> str:
+        key_id = self._get_param("KeyId")
+        window = self._get_param("PendingWindowInDays")
+        window = 30 if window is None else window
+        self._validate_cmk_id(key_id)
+        deletion_date = self.kms_backend.schedule_key_deletion(key_id, window)
+        key = self.kms_backend.keys[self.kms_backend.get_key_id(key_id)]
+        return json.dumps(
+            {
+                "KeyId": key.arn,
+                "DeletionDate": deletion_date,
+                "KeyState": key.key_state,
+                "PendingWindowInDays": window,
+            }
+        )
+
+    def cancel_key_deletion(self: Any) -> str:
+        key_id = self._get_param("KeyId")
+        self._validate_cmk_id(key_id)
+        self.kms_backend.cancel_key_deletion(key_id)
+        key = self.kms_backend.keys[self.kms_backend.get_key_id(key_id)]
+        return json.dumps({"KeyId": key.arn})
+
+    KmsResponse.schedule_key_deletion = schedule_key_deletion
+    KmsResponse.cancel_key_deletion = cancel_key_deletion
+
+
+# moto's names -> AWS's names for DescribeTags resource types.
+EC2_TAG_TYPE_TO_AWS = {"vpc-elastic-ip": "elastic-ip", "nat-gateway": "natgateway"}
+EC2_TAG_TYPE_FROM_AWS = {v: k for k, v in EC2_TAG_TYPE_TO_AWS.items()}
+
+
+def patch_ec2_tag_resource_types() -> None:
+    """EC2 DescribeTags: Elastic IPs are "elastic-ip", NAT gateways "natgateway".
+
+    AWS reports (and filters on) resource-type "elastic-ip" and "natgateway". moto 5.2.5 used
+    its internal names "vpc-elastic-ip" and "nat-gateway", so a resource-type filter with the
+    AWS name found no tags and amazon.aws.ec2_eip / ec2_vpc_nat_gateway re-applied their tags
+    (changed) on every run. Fixed by translating filter values to moto's names and the
+    ResourceType of every result to AWS's.
+    """
+    from moto.ec2.models.tags import TagBackend
+
+    _require(TagBackend, "describe_tags")
+    orig = TagBackend.describe_tags
+
+    def describe_tags(self: Any, filters: dict[str, list[str]] | None = None) -> list[dict[str, str]]:
+        if filters and "resource-type" in filters:
+            filters = dict(filters)
+            filters["resource-type"] = [EC2_TAG_TYPE_FROM_AWS.get(v, v) for v in filters["resource-type"]]
+        results = orig(self, filters=filters)
+        for result in results:
+            rtype = result.get("resource_type")
+            result["resource_type"] = EC2_TAG_TYPE_TO_AWS.get(rtype, rtype)
+        return results
+
+    TagBackend.describe_tags = describe_tags
+
+
+DEFAULT_NODEGROUP_UPDATE_CONFIG = {"maxUnavailable": 1}
+
+
+def patch_eks_nodegroup_update_config() -> None:
+    """EKS: nodegroups carry updateConfig (default {"maxUnavailable": 1}).
+
+    AWS always returns updateConfig in CreateNodegroup/DescribeNodegroup: what was given at
+    create time or by UpdateNodegroupConfig, else {"maxUnavailable": 1}. moto 5.2.5 dropped
+    updateConfig from CreateNodegroup and returned none, so community.aws.eks_nodegroup
+    failed on its second run with KeyError 'updateConfig'. Fixed by defaulting it in the
+    Nodegroup model and storing CreateNodegroup's updateConfig/nodeRepairConfig
+    (UpdateNodegroupConfig already stored it). Each nodegroup also gets its own copy of the
+    scalingConfig (moto shared one default dict, which UpdateNodegroupConfig mutated).
+    """
+    from moto.eks.models import Nodegroup
+    from moto.eks.responses import EKSResponse
+
+    _require(EKSResponse, "create_nodegroup", "_get_param")
+    orig_init = Nodegroup.__init__
+    orig_create = EKSResponse.create_nodegroup
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        orig_init(self, *args, **kwargs)
+        if not getattr(self, "update_config", None):
+            self.update_config = dict(DEFAULT_NODEGROUP_UPDATE_CONFIG)
+        self.scaling_config = dict(self.scaling_config)
+
+    def create_nodegroup(self: Any) -> Any:
+        result = orig_create(self)
+        nodegroup = result.result["nodegroup"]
+        update_config = self._get_param("updateConfig")
+        if update_config:
+            nodegroup.update_config = update_config
+        node_repair_config = self._get_param("nodeRepairConfig")
+        if node_repair_config:
+            nodegroup.node_repair_config = node_repair_config
+        return result
+
+    Nodegroup.__init__ = __init__
+    EKSResponse.create_nodegroup = create_nodegroup
+
+
+def patch_eks_nodegroup_tags() -> None:
+    """EKS: TagResource/UntagResource/ListTagsForResource work on nodegroup ARNs.
+
+    AWS tags clusters, managed nodegroups and Fargate profiles by ARN; tags given to
+    CreateNodegroup are listed by ListTagsForResource(nodegroupArn). moto 5.2.5 searched
+    clusters only and answered ResourceNotFoundException for a nodegroup ARN, so
+    community.aws.eks_nodegroup failed on re-run ("Unable to list or compare tags for
+    Nodegroup"). Fixed by resolving the ARN among clusters, their nodegroups and Fargate
+    profiles, and answering NotFoundException (404) for unknown ARNs as AWS does.
+    """
+    from moto.eks.exceptions import EKSError
+    from moto.eks.models import EKSBackend
+
+    _require(EKSBackend, "tag_resource", "untag_resource", "list_tags_for_resource")
+
+    class NotFoundException(EKSError):
+        TYPE = "NotFoundException"
+        STATUS = 404
+
+    def find(self: Any, arn: str) -> Any:
+        for cluster in self.clusters.values():
+            if cluster.arn == arn:
+                return cluster
+            for child in list(cluster.nodegroups.values()) + list(cluster.fargate_profiles.values()):
+                if getattr(child, "arn", None) == arn:
+                    return child
+        raise NotFoundException(message="Resource was not found")
+
+    def tag_resource(self: Any, resource_arn: str, tags: dict[str, str]) -> None:
+        find(self, resource_arn).tags.update(tags or {})
+
+    def untag_resource(self: Any, resource_arn: str, tag_keys: list[str]) -> None:
+        resource = find(self, resource_arn)
+        if not isinstance(tag_keys, list):
+            tag_keys = [tag_keys]
+        for key in tag_keys:
+            resource.tags.pop(key, None)
+
+    def list_tags_for_resource(self: Any, resource_arn: str) -> dict[str, str]:
+        return find(self, resource_arn).tags
+
+    EKSBackend.tag_resource = tag_resource
+    EKSBackend.untag_resource = untag_resource
+    EKSBackend.list_tags_for_resource = list_tags_for_resource
+
+
+def patch_ec2_delete_launch_template_versions() -> None:
+    """EC2: DeleteLaunchTemplateVersions is implemented.
+
+    AWS deletes the given versions of a launch template (never the default one) and reports
+    each in SuccessfullyDeletedLaunchTemplateVersions or UnsuccessfullyDeletedLaunchTemplate-
+    Versions; version numbers are never reused. moto 5.2.5 had no such action (500), so
+    amazon.aws.ec2_launch_template state=absent failed on a template with several versions.
+    Fixed by marking deleted versions (they keep their slot, so numbering stays right), hiding
+    them from DescribeLaunchTemplateVersions/$Latest/lookups, and adding the action.
+    """
+    from moto.ec2.exceptions import InvalidLaunchTemplateVersionNotFound
+    from moto.ec2.models.launch_templates import LaunchTemplate, LaunchTemplateBackend
+    from moto.ec2.responses.launch_templates import LaunchTemplates
+
+    _require(LaunchTemplate, "get_version", "latest_version", "default_version", "is_default")
+    _require(LaunchTemplateBackend, "describe_launch_template_versions", "get_launch_template",
+             "get_launch_template_by_name")
+    if hasattr(LaunchTemplates, "delete_launch_template_versions"):
+        raise RuntimeError("moto now implements DeleteLaunchTemplateVersions: drop this patch")
+
+    orig_get_version = LaunchTemplate.get_version
+    orig_describe = LaunchTemplateBackend.describe_launch_template_versions
+
+    def is_deleted(version: Any) -> bool:
+        return getattr(version, "twin_deleted", False)
+
+    def get_version(self: Any, num: Any) -> Any:
+        if str(num).lower() == "$latest":
+            return self.latest_version()
+        version = orig_get_version(self, num)
+        if is_deleted(version):
+            raise InvalidLaunchTemplateVersionNotFound(template_id=self.id, version=num)
+        return version
+
+    def latest_version(self: Any) -> Any:
+        return [v for v in self.versions if not is_deleted(v)][-1]
+
+    def describe_launch_template_versions(
+        self: Any, template_name: str, template_id: str, versions: list[str],
+        min_version: int, max_version: int, max_results: int,
+    ) -> list[Any]:
+        found = orig_describe(self, template_name, template_id, versions, min_version,
+                              max_version, 10**9)
+        found = [(t, v) for t, v in found if not is_deleted(v)]
+        return found[:max_results] if max_results else found
+
+    def delete_launch_template_versions(self: Any) -> Any:
+        from moto.core.responses import ActionResult
+
+        name = self._get_param("LaunchTemplateName")
+        template_id = self._get_param("LaunchTemplateId")
+        numbers = [str(v) for v in self._get_param("Versions", [])]
+        self.error_on_dryrun()
+        if template_id:
+            template = self.ec2_backend.get_launch_template(template_id)
+        else:
+            template = self.ec2_backend.get_launch_template_by_name(name)
+        ok, failed = [], []
+        for number in numbers:
+            entry: dict[str, Any] = {
+                "LaunchTemplateId": template.id,
+                "LaunchTemplateName": template.name,
+            }
+            version = None
+            if number.isdigit() and 1 <= int(number) <= len(template.versions):
+                version = template.versions[int(number) - 1]
+                entry["VersionNumber"] = version.number
+            if version is None or is_deleted(version):
+                entry["ResponseError"] = {
+                    "Code": "launchTemplateVersionDoesNotExist",
+                    "Message": f"The specified launch template version {number} does not exist.",
+                }
+                failed.append(entry)
+            elif template.is_default(version):
+                entry["ResponseError"] = {
+                    "Code": "unexpectedError",
+                    "Message": "You cannot delete the default version of a launch template.",
+                }
+                failed.append(entry)
+            else:
+                version.twin_deleted = True
+                ok.append(entry)
+        return ActionResult(
+            {
+                "SuccessfullyDeletedLaunchTemplateVersions": ok,
+                "UnsuccessfullyDeletedLaunchTemplateVersions": failed,
+            }
+        )
+
+    LaunchTemplate.get_version = get_version
+    LaunchTemplate.latest_version = latest_version
+    LaunchTemplateBackend.describe_launch_template_versions = describe_launch_template_versions
+    LaunchTemplates.delete_launch_template_versions = delete_launch_template_versions
+
+
+def patch_ec2_launch_template_version_data() -> None:
+    """EC2 CreateLaunchTemplate: template tags stay off the version's LaunchTemplateData.
+
+    AWS applies CreateLaunchTemplate's TagSpecifications (type launch-template) to the template
+    itself; the version's LaunchTemplateData is exactly what was given as LaunchTemplateData.
+    moto 5.2.5 appended those tag specifications to the version data, so
+    amazon.aws.ec2_launch_template with tags saw a difference and created a new version on
+    every run. Fixed by a CreateLaunchTemplate that leaves the version data alone.
+    """
+    from moto.core.responses import ActionResult
+    from moto.ec2.responses.launch_templates import LaunchTemplates
+    from moto.ec2.utils import parse_user_data
+
+    _require(LaunchTemplates, "create_launch_template", "_parse_tag_specification")
+
+    def create_launch_template(self: Any) -> Any:
+        name = self._get_param("LaunchTemplateName")
+        version_description = self._get_param("VersionDescription")
+        tag_spec = self._parse_tag_specification()
+        data = self._get_param("LaunchTemplateData", {})
+        data["UserData"] = parse_user_data(self._get_param("LaunchTemplateData.UserData"))
+        self.error_on_dryrun()
+        template = self.ec2_backend.create_launch_template(name, version_description, data, tag_spec)
+        version = template.default_version()
+        return ActionResult(
+            {
+                "LaunchTemplate": {
+                    "CreateTime": version.create_time,
+                    "CreatedBy": f"arn:{self.partition}:iam::{self.current_account}:root",
+                    "DefaultVersionNumber": template.default_version_number,
+                    "LatestVersionNumber": version.number,
+                    "LaunchTemplateId": template.id,
+                    "LaunchTemplateName": template.name,
+                    "Tags": template.tags,
+                }
+            }
+        )
+
+    LaunchTemplates.create_launch_template = create_launch_template
+
+
+ASG_ALL_METRICS = [
+    "GroupMinSize", "GroupMaxSize", "GroupDesiredCapacity", "GroupInServiceInstances",
+    "GroupPendingInstances", "GroupStandbyInstances", "GroupTerminatingInstances",
+    "GroupTotalInstances", "GroupInServiceCapacity", "GroupPendingCapacity",
+    "GroupStandbyCapacity", "GroupTerminatingCapacity", "GroupTotalCapacity",
+    "WarmPoolDesiredCapacity", "WarmPoolWarmedCapacity", "WarmPoolPendingCapacity",
+    "WarmPoolTerminatingCapacity", "WarmPoolTotalCapacity", "GroupAndWarmPoolDesiredCapacity",
+    "GroupAndWarmPoolTotalCapacity",
+]
+
+
+def patch_autoscaling_metrics_collection() -> None:
+    """AutoScaling: EnableMetricsCollection/DisableMetricsCollection with granularity.
+
+    AWS: EnableMetricsCollection adds the given metrics (all metrics when none are given) at
+    the given Granularity; DisableMetricsCollection removes the given metrics (all when none
+    are given); DescribeAutoScalingGroups lists them in EnabledMetrics. moto 5.2.5 had no
+    DisableMetricsCollection (500: amazon.aws.autoscaling_group failed on every run with
+    metrics_collection=false, its default), and its EnableMetricsCollection replaced the list
+    and ignored Granularity. Fixed in the group model, the backend and the response.
+    """
+    from moto.autoscaling.models import AutoScalingBackend, FakeAutoScalingGroup
+    from moto.autoscaling.responses import AutoScalingResponse
+    from moto.core.responses import EmptyResult
+
+    _require(FakeAutoScalingGroup, "enabled_metrics", "enable_metrics_collection")
+    _require(AutoScalingBackend, "describe_auto_scaling_groups")
+    if hasattr(AutoScalingResponse, "disable_metrics_collection"):
+        raise RuntimeError("moto now implements DisableMetricsCollection: review this patch")
+
+    def group_enable(self: Any, metrics: list[str] | None, granularity: str | None = None) -> None:
+        current = list(getattr(self, "metrics", []) or [])
+        for metric in metrics or ASG_ALL_METRICS:
+            if metric not in current:
+                current.append(metric)
+        self.metrics = current
+        self.twin_metrics_granularity = granularity or "1Minute"
+
+    def group_disable(self: Any, metrics: list[str] | None) -> None:
+        self.metrics = [m for m in (self.metrics or []) if metrics and m not in metrics]
+
+    def enabled_metrics(self: Any) -> list[dict[str, str]]:
+        granularity = getattr(self, "twin_metrics_granularity", "1Minute")
+        return [{"Metric": m, "Granularity": granularity} for m in self.metrics]
+
+    def backend_enable(self: Any, group_name: str, metrics: list[str], granularity: str | None = None) -> None:
+        self.describe_auto_scaling_groups([group_name])[0].enable_metrics_collection(metrics, granularity)
+
+    def backend_disable(self: Any, group_name: str, metrics: list[str] | None) -> None:
+        self.describe_auto_scaling_groups([group_name])[0].disable_metrics_collection(metrics)
+
+    def response_enable(self: Any) -> Any:
+        self.autoscaling_backend.enable_metrics_collection(
+            self._get_param("AutoScalingGroupName"),
+            self._get_param("Metrics"),
+            self._get_param("Granularity"),
+        )
+        return EmptyResult()
+
+    def response_disable(self: Any) -> Any:
+        self.autoscaling_backend.disable_metrics_collection(
+            self._get_param("AutoScalingGroupName"), self._get_param("Metrics")
+        )
+        return EmptyResult()
+
+    FakeAutoScalingGroup.enable_metrics_collection = group_enable
+    FakeAutoScalingGroup.disable_metrics_collection = group_disable
+    FakeAutoScalingGroup.enabled_metrics = property(enabled_metrics)
+    AutoScalingBackend.enable_metrics_collection = backend_enable
+    AutoScalingBackend.disable_metrics_collection = backend_disable
+    AutoScalingResponse.enable_metrics_collection = response_enable
+    AutoScalingResponse.disable_metrics_collection = response_disable
+
+
+def patch_autoscaling_tag_order() -> None:
+    """AutoScaling: a group's Tags come back sorted by key.
+
+    AWS returns an Auto Scaling group's tags sorted by key. moto 5.2.5 kept insertion order;
+    amazon.aws.autoscaling_group sorts the tag list it fetched in place (which is also its
+    "before" snapshot) and compares it with a fresh, unsorted one, so a group whose tags were
+    not given in key order reported changed on every run. Fixed by keeping the group's tag
+    list sorted by key whenever it is set.
+    """
+    from moto.autoscaling.models import FakeAutoScalingGroup
+
+    prop = FakeAutoScalingGroup.__dict__.get("tags")
+    if not isinstance(prop, property) or prop.fset is None:
+        raise RuntimeError("moto internals changed: FakeAutoScalingGroup.tags is not a property")
+
+    def set_tags(self: Any, tags: list[dict[str, Any]]) -> None:
+        prop.fset(self, tags)
+        self._tags = sorted(self._tags, key=lambda t: t["Key"])
+
+    FakeAutoScalingGroup.tags = property(prop.fget, set_tags)
+
+
+PATCHES: list[Callable[[], None]] = [
+    patch_kms_key_arn,
+    patch_ec2_tag_resource_types,
+    patch_eks_nodegroup_update_config,
+    patch_eks_nodegroup_tags,
+    patch_ec2_delete_launch_template_versions,
+    patch_ec2_launch_template_version_data,
+    patch_autoscaling_metrics_collection,
+    patch_autoscaling_tag_order,
+]
+
+
+def apply_patches(skip: Iterable[str] = ()) -> list[str]:
+    names = {p.__name__ for p in PATCHES}
+    unknown = set(skip) - names
+    if unknown:
+        raise SystemExit(f"twin: unknown patch(es) {sorted(unknown)}; known: {sorted(names)}")
+    applied = []
+    for patch in PATCHES:
+        if patch.__name__ in skip:
+            LOG.warning("patch skipped: %s", patch.__name__)
+            continue
+        patch()
+        summary = (patch.__doc__ or "").strip().splitlines()[0]
+        LOG.info("patch applied: %s: %s", patch.__name__, summary)
+        applied.append(patch.__name__)
+    return applied
+
+
+# --------------------------------------------------------------------------------------
+# Main
+# --------------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1", help="loopback address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("TWIN_AWS_PORT", "5000")),
+                        help="port (default $TWIN_AWS_PORT or 5000)")
+    parser.add_argument("--no-patches", action="store_true",
+                        help="serve moto as it is (to reproduce the emulator gaps); not for normal use")
+    parser.add_argument("--skip-patch", action="append", default=[], metavar="NAME",
+                        help="leave out one patch (repeatable; to reproduce a single gap)")
+    parser.add_argument("--access-log", action="store_true", help="log every request")
+    args = parser.parse_args(argv)
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s twin: %(message)s", stream=sys.stderr)
+
+    if not is_loopback_host(args.host):
+        print(
+            f"twin: refusing to bind to non-loopback host {args.host!r}: the twin serves only "
+            "127.0.0.0/8, ::1 or localhost",
+            file=sys.stderr,
+        )
+        return 2
+
+    # Must be set before moto is imported: moto.settings reads it for the IAM backend.
+    os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
+    os.environ.setdefault("MOTO_PORT", str(args.port))
+
+    import moto
+
+    if moto.__version__ != PINNED_MOTO_VERSION:
+        print(
+            f"twin: moto {moto.__version__} is installed but the twin's patches are written for "
+            f"moto {PINNED_MOTO_VERSION}; install moto[server]=={PINNED_MOTO_VERSION} "
+            "(scripts/bootstrap.sh --dev) or review the patches in twin/moto_server.py",
+            file=sys.stderr,
+        )
+        return 3
+
+    from werkzeug.serving import run_simple
+
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+
+    applied = [] if args.no_patches else apply_patches(args.skip_patch)
+    if args.no_patches:
+        LOG.warning("--no-patches: serving moto %s without the twin's patches", moto.__version__)
+
+    if not args.access_log:
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+
+    app = TwinMiddleware(DomainDispatcherApplication(create_backend_app), moto.__version__, applied)
+
+    def stop(signum: int, frame: Any) -> None:
+        LOG.info("stopping (signal %d)", signum)
+        sys.exit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+
+    host_url = f"[{args.host}]" if ":" in args.host else args.host
+    LOG.info("moto %s on http://%s:%d (pid %d, %d patches)", moto.__version__, host_url,
+             args.port, os.getpid(), len(applied))
+    run_simple(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
