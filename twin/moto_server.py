@@ -61,7 +61,9 @@ def is_loopback_host(host: str) -> bool:
 # --------------------------------------------------------------------------------------
 
 _SCOPE_RE = re.compile(r"Credential=[^/,\s]+/\d{8}/([^/,\s]+)/([^/,\s]+)/aws4_request")
-_QUERY_SCOPE_RE = re.compile(r"X-Amz-Credential=[^/&]+(?:/|%2F)\d{8}(?:/|%2F)[^/&%]+(?:/|%2F)([^/&%]+)(?:/|%2F)aws4_request", re.I)
+_QUERY_SCOPE_RE = re.compile(
+    r"X-Amz-Credential=[^/&]+(?:/|%2F)\d{8}(?:/|%2F)[^/&%]+(?:/|%2F)([^/&%]+)(?:/|%2F)aws4_request", re.I
+)
 _HOST_RE = re.compile(r"^([a-z0-9-]+)\.(?:[a-z0-9-]+\.)?amazonaws\.com", re.I)
 
 
@@ -349,8 +351,9 @@ def patch_ec2_delete_launch_template_versions() -> None:
     from moto.ec2.responses.launch_templates import LaunchTemplates
 
     _require(LaunchTemplate, "get_version", "latest_version", "default_version", "is_default")
-    _require(LaunchTemplateBackend, "describe_launch_template_versions", "get_launch_template",
-             "get_launch_template_by_name")
+    _require(
+        LaunchTemplateBackend, "describe_launch_template_versions", "get_launch_template", "get_launch_template_by_name"
+    )
     if hasattr(LaunchTemplates, "delete_launch_template_versions"):
         raise RuntimeError("moto now implements DeleteLaunchTemplateVersions: drop this patch")
 
@@ -372,11 +375,15 @@ def patch_ec2_delete_launch_template_versions() -> None:
         return [v for v in self.versions if not is_deleted(v)][-1]
 
     def describe_launch_template_versions(
-        self: Any, template_name: str, template_id: str, versions: list[str],
-        min_version: int, max_version: int, max_results: int,
+        self: Any,
+        template_name: str,
+        template_id: str,
+        versions: list[str],
+        min_version: int,
+        max_version: int,
+        max_results: int,
     ) -> list[Any]:
-        found = orig_describe(self, template_name, template_id, versions, min_version,
-                              max_version, 10**9)
+        found = orig_describe(self, template_name, template_id, versions, min_version, max_version, 10**9)
         found = [(t, v) for t, v in found if not is_deleted(v)]
         return found[:max_results] if max_results else found
 
@@ -471,12 +478,25 @@ def patch_ec2_launch_template_version_data() -> None:
 
 
 ASG_ALL_METRICS = [
-    "GroupMinSize", "GroupMaxSize", "GroupDesiredCapacity", "GroupInServiceInstances",
-    "GroupPendingInstances", "GroupStandbyInstances", "GroupTerminatingInstances",
-    "GroupTotalInstances", "GroupInServiceCapacity", "GroupPendingCapacity",
-    "GroupStandbyCapacity", "GroupTerminatingCapacity", "GroupTotalCapacity",
-    "WarmPoolDesiredCapacity", "WarmPoolWarmedCapacity", "WarmPoolPendingCapacity",
-    "WarmPoolTerminatingCapacity", "WarmPoolTotalCapacity", "GroupAndWarmPoolDesiredCapacity",
+    "GroupMinSize",
+    "GroupMaxSize",
+    "GroupDesiredCapacity",
+    "GroupInServiceInstances",
+    "GroupPendingInstances",
+    "GroupStandbyInstances",
+    "GroupTerminatingInstances",
+    "GroupTotalInstances",
+    "GroupInServiceCapacity",
+    "GroupPendingCapacity",
+    "GroupStandbyCapacity",
+    "GroupTerminatingCapacity",
+    "GroupTotalCapacity",
+    "WarmPoolDesiredCapacity",
+    "WarmPoolWarmedCapacity",
+    "WarmPoolPendingCapacity",
+    "WarmPoolTerminatingCapacity",
+    "WarmPoolTotalCapacity",
+    "GroupAndWarmPoolDesiredCapacity",
     "GroupAndWarmPoolTotalCapacity",
 ]
 
@@ -566,6 +586,29 @@ def patch_autoscaling_tag_order() -> None:
     FakeAutoScalingGroup.tags = property(prop.fget, set_tags)
 
 
+def patch_ec2_rule_description_updates() -> None:
+    """EC2 UpdateSecurityGroupRuleDescriptions{Ingress,Egress} answer {"Return": true}.
+
+    AWS answers both calls with Return=true. moto 5.2.5 updated the descriptions but answered
+    with an empty body, so amazon.aws.ec2_security_group, which reads response["Return"],
+    failed with KeyError 'Return' whenever a rule's description changed. Fixed by answering
+    Return=true after moto's own update.
+    """
+    from moto.core.responses import ActionResult
+    from moto.ec2.responses.security_groups import SecurityGroups
+
+    _require(SecurityGroups, "update_security_group_rule_descriptions_ingress",
+             "update_security_group_rule_descriptions_egress")
+    for name in ("update_security_group_rule_descriptions_ingress", "update_security_group_rule_descriptions_egress"):
+        orig = getattr(SecurityGroups, name)
+
+        def answer_return(self: Any, _orig: Callable[[Any], Any] = orig) -> Any:
+            _orig(self)
+            return ActionResult({"Return": True})
+
+        setattr(SecurityGroups, name, answer_return)
+
+
 PATCHES: list[Callable[[], None]] = [
     patch_kms_key_arn,
     patch_ec2_tag_resource_types,
@@ -575,6 +618,7 @@ PATCHES: list[Callable[[], None]] = [
     patch_ec2_launch_template_version_data,
     patch_autoscaling_metrics_collection,
     patch_autoscaling_tag_order,
+    patch_ec2_rule_description_updates,
 ]
 
 
@@ -603,12 +647,24 @@ def apply_patches(skip: Iterable[str] = ()) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1", help="loopback address to bind (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=int(os.environ.get("TWIN_AWS_PORT", "5000")),
-                        help="port (default $TWIN_AWS_PORT or 5000)")
-    parser.add_argument("--no-patches", action="store_true",
-                        help="serve moto as it is (to reproduce the emulator gaps); not for normal use")
-    parser.add_argument("--skip-patch", action="append", default=[], metavar="NAME",
-                        help="leave out one patch (repeatable; to reproduce a single gap)")
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=int(os.environ.get("TWIN_AWS_PORT", "5000")),
+        help="port (default $TWIN_AWS_PORT or 5000)",
+    )
+    parser.add_argument(
+        "--no-patches",
+        action="store_true",
+        help="serve moto as it is (to reproduce the emulator gaps); not for normal use",
+    )
+    parser.add_argument(
+        "--skip-patch",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="leave out one patch (repeatable; to reproduce a single gap)",
+    )
     parser.add_argument("--access-log", action="store_true", help="log every request")
     args = parser.parse_args(argv)
 
@@ -622,11 +678,22 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
 
+    args.host = args.host.strip("[]")
+
     # Must be set before moto is imported: moto.settings reads it for the IAM backend.
     os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
-    os.environ.setdefault("MOTO_PORT", str(args.port))
+    os.environ["MOTO_PORT"] = str(args.port)  # moto builds some URLs (e.g. SQS queues) from it
 
-    import moto
+    try:
+        import moto
+    except ImportError:
+        print(
+            f"twin: moto is not installed for {sys.executable}; run scripts/bootstrap.sh --dev "
+            "(or set TWIN_PYTHON to an interpreter that has moto[server]=="
+            f"{PINNED_MOTO_VERSION})",
+            file=sys.stderr,
+        )
+        return 3
 
     if moto.__version__ != PINNED_MOTO_VERSION:
         print(
@@ -662,8 +729,9 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, stop)
 
     host_url = f"[{args.host}]" if ":" in args.host else args.host
-    LOG.info("moto %s on http://%s:%d (pid %d, %d patches)", moto.__version__, host_url,
-             args.port, os.getpid(), len(applied))
+    LOG.info(
+        "moto %s on http://%s:%d (pid %d, %d patches)", moto.__version__, host_url, args.port, os.getpid(), len(applied)
+    )
     run_simple(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)
     return 0
 

@@ -18,6 +18,7 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
@@ -216,7 +217,9 @@ class Moto:
         proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
         seconds = time.monotonic() - started
         output = proc.stdout + proc.stderr
-        recaps = {m["host"]: {k: int(v) for k, v in m.groupdict().items() if k != "host"} for m in RECAP_RE.finditer(output)}
+        recaps = {
+            m["host"]: {k: int(v) for k, v in m.groupdict().items() if k != "host"} for m in RECAP_RE.finditer(output)
+        }
         outputs = json.loads(outputs_file.read_text()) if outputs_file.exists() else None
         return Run(proc.returncode, output, recaps.get("localhost", {}), outputs, seconds)
 
@@ -236,7 +239,9 @@ class Moto:
     def create_role(self, name: str, tags: dict[str, str]) -> None:
         trust = {
             "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+            "Statement": [
+                {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}
+            ],
         }
         self.iam.create_role(
             RoleName=name,
@@ -268,7 +273,7 @@ def assert_converged_run(run: Run) -> None:
 
 
 @pytest.fixture(scope="module")
-def moto(tmp_path_factory) -> Moto:
+def moto(tmp_path_factory) -> Iterator[Moto]:
     workdir = tmp_path_factory.mktemp("aws_iam")
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
@@ -343,8 +348,9 @@ def test_check_mode_on_empty_account_creates_nothing(empty_account: Moto):
         ({"aws_iam_account_id": "111111111111"}, "but the policies would be scoped to account 111111111111"),
         ({"aws_iam_cluster_name": None}, "aws_iam_cluster_name must be an EKS cluster name"),
         ({"aws_iam_secrets_prefix": "*"}, "must\nnot contain * or ?"),
+        ({"aws_iam_tags": {"Project": "ml-platform"}}, "aws_iam_state=absent would not find the roles"),
     ],
-    ids=["no-buckets", "object-arn", "wrong-account", "no-cluster", "wildcard-prefix"],
+    ids=["no-buckets", "object-arn", "wrong-account", "no-cluster", "wildcard-prefix", "untagged"],
 )
 def test_bad_input_fails_before_anything_is_created(empty_account: Moto, overrides, message):
     run = empty_account.play(**overrides)
@@ -359,7 +365,8 @@ def test_bad_input_fails_before_anything_is_created(empty_account: Moto, overrid
 
 class TestPresent:
     @pytest.fixture(scope="class")
-    def converged(self, moto: Moto) -> Run:
+    @classmethod
+    def converged(cls, moto: Moto) -> Run:
         moto.reset()
         run = moto.play()
         assert_converged_run(run)

@@ -108,8 +108,9 @@ def twin(tmp_path_factory):
     if EXTRA_LAUNCHER_ARGS:
         # Debug mode: start the launcher directly with extra arguments (e.g. --no-patches).
         log = open(state_dir / "moto.log", "w")
-        proc = subprocess.Popen([PYTHON, str(LAUNCHER), "--port", str(port), *EXTRA_LAUNCHER_ARGS],
-                                stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [PYTHON, str(LAUNCHER), "--port", str(port), *EXTRA_LAUNCHER_ARGS], stdout=log, stderr=subprocess.STDOUT
+        )
         deadline = time.time() + 30
         while True:
             try:
@@ -199,8 +200,9 @@ def test_twinctl_up_refuses_a_port_taken_by_something_else(tmp_path):
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "192.0.2.10", "example.com"])
 def test_launcher_refuses_non_loopback_host(host):
-    result = subprocess.run([PYTHON, str(LAUNCHER), "--host", host, "--port", str(free_port())],
-                            capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        [PYTHON, str(LAUNCHER), "--host", host, "--port", str(free_port())], capture_output=True, text=True, timeout=30
+    )
     assert result.returncode == 2
     assert "refusing to bind to non-loopback host" in result.stderr
 
@@ -215,8 +217,9 @@ def test_launcher_refuses_other_moto_versions(tmp_path):
     fake.mkdir()
     (fake / "__init__.py").write_text('__version__ = "5.9.9"\n')
     env = dict(os.environ, PYTHONPATH=str(tmp_path))
-    result = subprocess.run([PYTHON, str(LAUNCHER), "--port", str(free_port())],
-                            capture_output=True, text=True, timeout=30, env=env)
+    result = subprocess.run(
+        [PYTHON, str(LAUNCHER), "--port", str(free_port())], capture_output=True, text=True, timeout=30, env=env
+    )
     assert result.returncode == 3
     assert "moto 5.9.9" in result.stderr and "5.2.5" in result.stderr
 
@@ -250,9 +253,15 @@ def test_twinctl_reset_and_stats_empty_the_emulator(aws):
 
 def test_iam_aws_managed_eks_policies_are_attachable(aws, uid):
     iam = aws.client("iam")
-    iam.create_role(RoleName=f"node-{uid}", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}))
-    names = ["AmazonEKSClusterPolicy", "AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy",
-             "AmazonEC2ContainerRegistryReadOnly"]
+    iam.create_role(
+        RoleName=f"node-{uid}", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []})
+    )
+    names = [
+        "AmazonEKSClusterPolicy",
+        "AmazonEKSWorkerNodePolicy",
+        "AmazonEKS_CNI_Policy",
+        "AmazonEC2ContainerRegistryReadOnly",
+    ]
     for name in names:
         iam.attach_role_policy(RoleName=f"node-{uid}", PolicyArn=f"arn:aws:iam::aws:policy/{name}")
     attached = iam.list_attached_role_policies(RoleName=f"node-{uid}")["AttachedPolicies"]
@@ -297,19 +306,22 @@ def test_b_ec2_tags_use_aws_resource_types_for_eip_and_nat(aws):
     )["AllocationId"]
     nat_eip = ec2.allocate_address(Domain="vpc")["AllocationId"]
     nat = ec2.create_nat_gateway(
-        SubnetId=sn, AllocationId=nat_eip,
+        SubnetId=sn,
+        AllocationId=nat_eip,
         TagSpecifications=[{"ResourceType": "natgateway", "Tags": [{"Key": "Name", "Value": "n"}]}],
     )["NatGateway"]["NatGatewayId"]
 
     def tags(*filters):
-        return [(t["ResourceId"], t["ResourceType"], t["Key"])
-                for t in ec2.describe_tags(Filters=list(filters))["Tags"]]
+        return [
+            (t["ResourceId"], t["ResourceType"], t["Key"]) for t in ec2.describe_tags(Filters=list(filters))["Tags"]
+        ]
 
     assert tags({"Name": "resource-id", "Values": [eip]}) == [(eip, "elastic-ip", "Name")]
     assert tags({"Name": "resource-id", "Values": [nat]}) == [(nat, "natgateway", "Name")]
     # what amazon.aws's describe_ec2_tags sends: resource-id + resource-type (AWS names)
-    assert tags({"Name": "resource-id", "Values": [eip]},
-                {"Name": "resource-type", "Values": ["elastic-ip"]}) == [(eip, "elastic-ip", "Name")]
+    assert tags({"Name": "resource-id", "Values": [eip]}, {"Name": "resource-type", "Values": ["elastic-ip"]}) == [
+        (eip, "elastic-ip", "Name")
+    ]
     assert tags({"Name": "resource-type", "Values": ["natgateway"]}) == [(nat, "natgateway", "Name")]
 
 
@@ -317,28 +329,37 @@ def _eks_cluster(aws, name):
     ec2, iam, eks = aws.client("ec2"), aws.client("iam"), aws.client("eks")
     _, sn = _vpc_and_subnet(ec2)
     role = iam.create_role(RoleName=f"{name}-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-    cluster = eks.create_cluster(name=name, roleArn=role, resourcesVpcConfig={"subnetIds": [sn]},
-                                 tags={"owner": "cluster"})["cluster"]
+    cluster = eks.create_cluster(
+        name=name, roleArn=role, resourcesVpcConfig={"subnetIds": [sn]}, tags={"owner": "cluster"}
+    )["cluster"]
     return eks, cluster, role, sn
 
 
 def test_c_eks_nodegroup_update_config(aws, uid):
     c1 = f"c-{uid}"
     eks, _, role, sn = _eks_cluster(aws, c1)
-    created = eks.create_nodegroup(clusterName=c1, nodegroupName="default", nodeRole=role,
-                                   subnets=[sn])["nodegroup"]
+    created = eks.create_nodegroup(clusterName=c1, nodegroupName="default", nodeRole=role, subnets=[sn])["nodegroup"]
     assert created["updateConfig"] == {"maxUnavailable": 1}
     described = eks.describe_nodegroup(clusterName=c1, nodegroupName="default")["nodegroup"]
     assert described["updateConfig"] == {"maxUnavailable": 1}
 
-    created = eks.create_nodegroup(clusterName=c1, nodegroupName="given", nodeRole=role, subnets=[sn],
-                                   updateConfig={"maxUnavailablePercentage": 25})["nodegroup"]
+    created = eks.create_nodegroup(
+        clusterName=c1,
+        nodegroupName="given",
+        nodeRole=role,
+        subnets=[sn],
+        updateConfig={"maxUnavailablePercentage": 25},
+    )["nodegroup"]
     assert created["updateConfig"] == {"maxUnavailablePercentage": 25}
     described = eks.describe_nodegroup(clusterName=c1, nodegroupName="given")["nodegroup"]
     assert described["updateConfig"] == {"maxUnavailablePercentage": 25}
 
-    eks.update_nodegroup_config(clusterName=c1, nodegroupName="default", updateConfig={"maxUnavailable": 3},
-                                scalingConfig={"minSize": 0, "maxSize": 5, "desiredSize": 1})
+    eks.update_nodegroup_config(
+        clusterName=c1,
+        nodegroupName="default",
+        updateConfig={"maxUnavailable": 3},
+        scalingConfig={"minSize": 0, "maxSize": 5, "desiredSize": 1},
+    )
     described = eks.describe_nodegroup(clusterName=c1, nodegroupName="default")["nodegroup"]
     assert described["updateConfig"] == {"maxUnavailable": 3}
     assert described["scalingConfig"] == {"minSize": 0, "maxSize": 5, "desiredSize": 1}
@@ -350,8 +371,9 @@ def test_c_eks_nodegroup_update_config(aws, uid):
 def test_d_eks_tags_on_nodegroup_arns(aws, uid):
     c1 = f"d-{uid}"
     eks, cluster, role, sn = _eks_cluster(aws, c1)
-    ng = eks.create_nodegroup(clusterName=c1, nodegroupName="gpu", nodeRole=role, subnets=[sn],
-                              tags={"team": "ml"})["nodegroup"]
+    ng = eks.create_nodegroup(clusterName=c1, nodegroupName="gpu", nodeRole=role, subnets=[sn], tags={"team": "ml"})[
+        "nodegroup"
+    ]
     arn = ng["nodegroupArn"]
     assert eks.list_tags_for_resource(resourceArn=arn)["tags"] == {"team": "ml"}
     eks.tag_resource(resourceArn=arn, tags={"cost": "gpu"})
@@ -375,7 +397,9 @@ def test_e_ec2_delete_launch_template_versions(aws, uid):
         ec2.create_launch_template_version(LaunchTemplateId=lt_id, LaunchTemplateData={"InstanceType": itype})
 
     result = ec2.delete_launch_template_versions(LaunchTemplateId=lt_id, Versions=["2"])
-    assert [(v["LaunchTemplateId"], v["VersionNumber"]) for v in result["SuccessfullyDeletedLaunchTemplateVersions"]] == [(lt_id, 2)]
+    assert [
+        (v["LaunchTemplateId"], v["VersionNumber"]) for v in result["SuccessfullyDeletedLaunchTemplateVersions"]
+    ] == [(lt_id, 2)]
     assert result["UnsuccessfullyDeletedLaunchTemplateVersions"] == []
 
     versions = ec2.describe_launch_template_versions(LaunchTemplateId=lt_id)["LaunchTemplateVersions"]
@@ -383,7 +407,9 @@ def test_e_ec2_delete_launch_template_versions(aws, uid):
 
     result = ec2.delete_launch_template_versions(LaunchTemplateName=name, Versions=["1", "2"])
     assert result["SuccessfullyDeletedLaunchTemplateVersions"] == []
-    failed = {v["VersionNumber"]: v["ResponseError"]["Code"] for v in result["UnsuccessfullyDeletedLaunchTemplateVersions"]}
+    failed = {
+        v["VersionNumber"]: v["ResponseError"]["Code"] for v in result["UnsuccessfullyDeletedLaunchTemplateVersions"]
+    }
     assert set(failed) == {1, 2}  # 1 is the default version, 2 is gone
     assert failed[2] == "launchTemplateVersionDoesNotExist"
 
@@ -392,7 +418,9 @@ def test_e_ec2_delete_launch_template_versions(aws, uid):
     # numbers are not reused
     new = ec2.create_launch_template_version(LaunchTemplateId=lt_id, LaunchTemplateData={"InstanceType": "g6.xlarge"})
     assert new["LaunchTemplateVersion"]["VersionNumber"] == 4
-    latest = ec2.describe_launch_template_versions(LaunchTemplateId=lt_id, Versions=["$Latest"])["LaunchTemplateVersions"]
+    latest = ec2.describe_launch_template_versions(LaunchTemplateId=lt_id, Versions=["$Latest"])[
+        "LaunchTemplateVersions"
+    ]
     assert [v["VersionNumber"] for v in latest] == [4]
     assert ec2.describe_launch_templates(LaunchTemplateIds=[lt_id])["LaunchTemplates"][0]["LatestVersionNumber"] == 4
 
@@ -405,7 +433,8 @@ def test_f_launch_template_version_data_excludes_template_tags(aws, uid):
         "TagSpecifications": [{"ResourceType": "instance", "Tags": [{"Key": "role", "Value": "gpu"}]}],
     }
     lt = ec2.create_launch_template(
-        LaunchTemplateName=name, LaunchTemplateData=data,
+        LaunchTemplateName=name,
+        LaunchTemplateData=data,
         TagSpecifications=[{"ResourceType": "launch-template", "Tags": [{"Key": "Name", "Value": name}]}],
     )["LaunchTemplate"]
     assert lt["Tags"] == [{"Key": "Name", "Value": name}]
@@ -420,10 +449,16 @@ def _asg(aws, name, tags=()):
     _, sn = _vpc_and_subnet(ec2)
     lt = ec2.create_launch_template(LaunchTemplateName=name, LaunchTemplateData={"InstanceType": "g5.xlarge"})
     asg.create_auto_scaling_group(
-        AutoScalingGroupName=name, MinSize=0, MaxSize=2, DesiredCapacity=0, VPCZoneIdentifier=sn,
+        AutoScalingGroupName=name,
+        MinSize=0,
+        MaxSize=2,
+        DesiredCapacity=0,
+        VPCZoneIdentifier=sn,
         LaunchTemplate={"LaunchTemplateId": lt["LaunchTemplate"]["LaunchTemplateId"], "Version": "$Latest"},
-        Tags=[{"Key": k, "Value": v, "PropagateAtLaunch": True, "ResourceId": name,
-               "ResourceType": "auto-scaling-group"} for k, v in tags],
+        Tags=[
+            {"Key": k, "Value": v, "PropagateAtLaunch": True, "ResourceId": name, "ResourceType": "auto-scaling-group"}
+            for k, v in tags
+        ],
     )
     return asg
 
@@ -437,12 +472,15 @@ def test_g_autoscaling_metrics_collection(aws, uid):
         return sorted((m["Metric"], m["Granularity"]) for m in group.get("EnabledMetrics", []))
 
     assert enabled() == []
-    asg.enable_metrics_collection(AutoScalingGroupName=g1, Granularity="1Minute",
-                                  Metrics=["GroupMinSize", "GroupMaxSize"])
-    asg.enable_metrics_collection(AutoScalingGroupName=g1, Granularity="1Minute",
-                                  Metrics=["GroupInServiceInstances"])
-    assert enabled() == [("GroupInServiceInstances", "1Minute"), ("GroupMaxSize", "1Minute"),
-                         ("GroupMinSize", "1Minute")]
+    asg.enable_metrics_collection(
+        AutoScalingGroupName=g1, Granularity="1Minute", Metrics=["GroupMinSize", "GroupMaxSize"]
+    )
+    asg.enable_metrics_collection(AutoScalingGroupName=g1, Granularity="1Minute", Metrics=["GroupInServiceInstances"])
+    assert enabled() == [
+        ("GroupInServiceInstances", "1Minute"),
+        ("GroupMaxSize", "1Minute"),
+        ("GroupMinSize", "1Minute"),
+    ]
     asg.disable_metrics_collection(AutoScalingGroupName=g1, Metrics=["GroupMinSize"])
     assert [m for m, _ in enabled()] == ["GroupInServiceInstances", "GroupMaxSize"]
     asg.disable_metrics_collection(AutoScalingGroupName=g1)
@@ -456,11 +494,23 @@ def test_autoscaling_group_tags_sorted_by_key(aws, uid):
     asg = _asg(aws, g1, tags=[("zeta", "1"), ("alpha", "2")])
 
     def keys():
-        return [t["Key"] for t in asg.describe_auto_scaling_groups(AutoScalingGroupNames=[g1])["AutoScalingGroups"][0]["Tags"]]
+        return [
+            t["Key"]
+            for t in asg.describe_auto_scaling_groups(AutoScalingGroupNames=[g1])["AutoScalingGroups"][0]["Tags"]
+        ]
 
     assert keys() == ["alpha", "zeta"]
-    asg.create_or_update_tags(Tags=[{"Key": "mid", "Value": "3", "PropagateAtLaunch": False, "ResourceId": g1,
-                                     "ResourceType": "auto-scaling-group"}])
+    asg.create_or_update_tags(
+        Tags=[
+            {
+                "Key": "mid",
+                "Value": "3",
+                "PropagateAtLaunch": False,
+                "ResourceId": g1,
+                "ResourceType": "auto-scaling-group",
+            }
+        ]
+    )
     assert keys() == ["alpha", "mid", "zeta"]
 
 
@@ -553,23 +603,34 @@ def ansible_runs(twin, tmp_path_factory):
     role = iam.create_role(RoleName="twin-node", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
     eks.create_cluster(name="twin", roleArn=role, resourcesVpcConfig={"subnetIds": [sn]})
     ami = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
-    ec2.create_launch_template(LaunchTemplateName="twin-lt-asg",
-                               LaunchTemplateData={"ImageId": ami, "InstanceType": "g5.xlarge"})
+    ec2.create_launch_template(
+        LaunchTemplateName="twin-lt-asg", LaunchTemplateData={"ImageId": ami, "InstanceType": "g5.xlarge"}
+    )
 
     work = tmp_path_factory.mktemp("ansible")
     (work / "play.yml").write_text(PLAYBOOK)
     extra = dict(twin_url=twin.url, subnet_id=sn, public_ip=public_ip, role_arn=role, cluster="twin", ami=ami)
     (work / "vars.json").write_text(json.dumps(extra))
-    env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="ansible.posix.json", ANSIBLE_LOCAL_TEMP=str(work / "tmp"),
-               ANSIBLE_NOCOLOR="1")
+    env = dict(
+        os.environ,
+        ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
+        ANSIBLE_LOCAL_TEMP=str(work / "tmp"),
+        ANSIBLE_NOCOLOR="1",
+    )
     proc = subprocess.run(
         [str(VENV_BIN / "ansible-playbook"), str(work / "play.yml"), "-e", f"@{work / 'vars.json'}"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     try:
         output = json.JSONDecoder().raw_decode(proc.stdout)[0]
     except ValueError:
-        pytest.fail(f"ansible-playbook gave no JSON (rc {proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+        pytest.fail(
+            f"ansible-playbook gave no JSON (rc {proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+        )
     results = {}
     for task in output["plays"][0]["tasks"]:
         res = task["hosts"]["localhost"]
@@ -584,17 +645,40 @@ def ansible_runs(twin, tmp_path_factory):
             return f"error: {exc}"
 
     state = {
-        "eip_tags": read(lambda: {t["Key"]: t["Value"] for t in ec2.describe_tags(
-            Filters=[{"Name": "resource-id", "Values": [address["AllocationId"]]},
-                     {"Name": "resource-type", "Values": ["elastic-ip"]}])["Tags"]}),
-        "nat_gateways": read(lambda: [n["NatGatewayId"] for n in ec2.describe_nat_gateways(
-            Filters=[{"Name": "subnet-id", "Values": [sn]}, {"Name": "state", "Values": ["pending", "available"]}]
-        )["NatGateways"]]),
+        "eip_tags": read(
+            lambda: {
+                t["Key"]: t["Value"]
+                for t in ec2.describe_tags(
+                    Filters=[
+                        {"Name": "resource-id", "Values": [address["AllocationId"]]},
+                        {"Name": "resource-type", "Values": ["elastic-ip"]},
+                    ]
+                )["Tags"]
+            }
+        ),
+        "nat_gateways": read(
+            lambda: [
+                n["NatGatewayId"]
+                for n in ec2.describe_nat_gateways(
+                    Filters=[
+                        {"Name": "subnet-id", "Values": [sn]},
+                        {"Name": "state", "Values": ["pending", "available"]},
+                    ]
+                )["NatGateways"]
+            ]
+        ),
         "nodegroup": read(lambda: eks.describe_nodegroup(clusterName="twin", nodegroupName="gpu")["nodegroup"]),
-        "nodegroup_tags": read(lambda: eks.list_tags_for_resource(resourceArn=eks.describe_nodegroup(
-            clusterName="twin", nodegroupName="gpu")["nodegroup"]["nodegroupArn"])["tags"]),
-        "launch_templates": read(lambda: [t["LaunchTemplateName"] for t in ec2.describe_launch_templates()["LaunchTemplates"]]),
-        "asg": read(lambda: asg_client.describe_auto_scaling_groups(AutoScalingGroupNames=["twin-asg"])["AutoScalingGroups"][0]),
+        "nodegroup_tags": read(
+            lambda: eks.list_tags_for_resource(
+                resourceArn=eks.describe_nodegroup(clusterName="twin", nodegroupName="gpu")["nodegroup"]["nodegroupArn"]
+            )["tags"]
+        ),
+        "launch_templates": read(
+            lambda: [t["LaunchTemplateName"] for t in ec2.describe_launch_templates()["LaunchTemplates"]]
+        ),
+        "asg": read(
+            lambda: asg_client.describe_auto_scaling_groups(AutoScalingGroupNames=["twin-asg"])["AutoScalingGroups"][0]
+        ),
     }
     return {"rc": proc.returncode, "results": results, "state": state, "log": proc.stdout[-4000:]}
 
@@ -653,3 +737,16 @@ def test_ansible_g_autoscaling_group_rerun_unchanged(ansible_runs):
     group = ansible_runs["state"]["asg"]
     assert [t["Key"] for t in group["Tags"]] == ["alpha", "zeta"]
     assert {m["Metric"] for m in group["EnabledMetrics"]} >= {"GroupInServiceInstances", "GroupDesiredCapacity"}
+
+
+def test_rule_description_updates_answer_return(aws, uid):
+    ec2 = aws.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.77.0.0/16")["Vpc"]["VpcId"]
+    group = ec2.create_security_group(GroupName=f"desc-{uid}", Description="d", VpcId=vpc)["GroupId"]
+    perm = {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "10.77.0.0/16"}]}
+    ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=[perm])
+    perm["IpRanges"][0]["Description"] = "SSH"
+    answer = ec2.update_security_group_rule_descriptions_ingress(GroupId=group, IpPermissions=[perm])
+    assert answer["Return"] is True
+    rules = ec2.describe_security_groups(GroupIds=[group])["SecurityGroups"][0]["IpPermissions"]
+    assert rules[0]["IpRanges"][0]["Description"] == "SSH"

@@ -1,0 +1,359 @@
+"""site.yml / teardown.yml on the twin, read back with boto3.
+
+One provision is shared by the read-back tests; the tests run in file order:
+plan on an empty account, provision, read back, re-run, plan again, tear down.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from platform_harness import tags_dict
+
+PREFIX = "ml-platform-local"
+ACCOUNT = "123456789012"
+IDENTITY = {"Project": "ml-platform", "Environment": "local", "ManagedBy": "ansible-mlinfra"}
+COST = {"CostCenter": "AI-Research", "Owner": "ml-infra"}
+CLUSTER_TAG = f"kubernetes.io/cluster/{PREFIX}-eks"
+BUCKETS = {p: f"{PREFIX}-{p}-{ACCOUNT}" for p in ("datasets", "models", "artifacts")}
+
+
+def leftovers(twin) -> dict:
+    """Everything on the twin that still carries the environment's identity tags."""
+    ec2, s3, iam, kms, logs = (twin.client(s) for s in ("ec2", "s3", "iam", "kms", "logs"))
+    filters = [{"Name": f"tag:{k}", "Values": [v]} for k, v in IDENTITY.items()]
+    found = {"ec2": [t["ResourceId"] for t in ec2.describe_tags(Filters=filters)["Tags"]]}
+    # moto keeps tags of deleted EC2 resources: count only what still exists.
+    found["vpcs"] = [v["VpcId"] for v in ec2.describe_vpcs(Filters=filters)["Vpcs"]]
+    found["subnets"] = [s["SubnetId"] for s in ec2.describe_subnets(Filters=filters)["Subnets"]]
+    found["nat_gateways"] = [
+        n["NatGatewayId"] for n in ec2.describe_nat_gateways(Filters=filters)["NatGateways"]
+        if n["State"] not in ("deleted", "deleting")
+    ]
+    found["eips"] = [a["AllocationId"] for a in ec2.describe_addresses(Filters=filters)["Addresses"]]
+    found["security_groups"] = [g["GroupId"] for g in ec2.describe_security_groups(Filters=filters)["SecurityGroups"]]
+    found["route_tables"] = [r["RouteTableId"] for r in ec2.describe_route_tables(Filters=filters)["RouteTables"]]
+    found["igws"] = [i["InternetGatewayId"] for i in ec2.describe_internet_gateways(Filters=filters)["InternetGateways"]]
+    found["buckets"] = [b["Name"] for b in s3.list_buckets()["Buckets"] if b["Name"].startswith(PREFIX)]
+    found["roles"] = [r["RoleName"] for r in iam.list_roles()["Roles"] if r["RoleName"].startswith(PREFIX)]
+    found["instance_profiles"] = [
+        p["InstanceProfileName"] for p in iam.list_instance_profiles()["InstanceProfiles"]
+        if p["InstanceProfileName"].startswith(PREFIX)
+    ]
+    found["log_groups"] = [g["logGroupName"] for g in logs.describe_log_groups()["logGroups"] if PREFIX in g["logGroupName"]]
+    found["kms_keys"] = []
+    for key in kms.list_keys()["Keys"]:
+        meta = kms.describe_key(KeyId=key["KeyId"])["KeyMetadata"]
+        tags = {t["TagKey"]: t["TagValue"] for t in kms.list_resource_tags(KeyId=key["KeyId"])["Tags"]}
+        if meta["KeyState"] != "PendingDeletion" and all(tags.get(k) == v for k, v in IDENTITY.items()):
+            found["kms_keys"].append(key["KeyId"])
+    found.pop("ec2")
+    return {k: v for k, v in found.items() if v}
+
+
+@pytest.fixture(scope="module")
+def empty_twin(twin):
+    twin.reset()
+    return twin
+
+
+def test_plan_on_an_empty_account_creates_nothing(empty_twin):
+    run = empty_twin.playbook("site.yml", "--check", "--diff")
+    assert run.rc == 0, run.output[-3000:]
+    assert run.changed > 0, "the plan must show what it would create"
+    assert "would be" in run.output or "changed:" in run.output
+    assert leftovers(empty_twin) == {}
+
+
+@pytest.fixture(scope="module")
+def provisioned(empty_twin):
+    run = empty_twin.playbook("site.yml")
+    assert run.rc == 0, run.output[-4000:]
+    return empty_twin
+
+
+# --- network -----------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def vpc(provisioned):
+    ec2 = provisioned.client("ec2")
+    vpcs = ec2.describe_vpcs(Filters=[{"Name": f"tag:{k}", "Values": [v]} for k, v in IDENTITY.items()])["Vpcs"]
+    assert len(vpcs) == 1
+    return vpcs[0]
+
+
+def test_vpc(provisioned, vpc):
+    ec2 = provisioned.client("ec2")
+    assert vpc["CidrBlock"] == "10.0.0.0/16"
+    for attr in ("enableDnsSupport", "enableDnsHostnames"):
+        key = attr[0].upper() + attr[1:]
+        assert ec2.describe_vpc_attribute(VpcId=vpc["VpcId"], Attribute=attr)[key]["Value"] is True
+    tags = tags_dict(vpc["Tags"])
+    assert tags | IDENTITY | COST == tags
+    assert tags["Name"] == f"{PREFIX}-vpc"
+    assert tags[CLUSTER_TAG] == "shared"
+
+
+def subnets_by_name(ec2, vpc_id):
+    subnets = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["Subnets"]
+    return {tags_dict(s["Tags"])["Name"]: s for s in subnets}
+
+
+def test_subnets(provisioned, vpc):
+    subnets = subnets_by_name(provisioned.client("ec2"), vpc["VpcId"])
+    expected = {
+        f"{PREFIX}-public-us-west-2a": ("10.0.1.0/24", "us-west-2a", True, "kubernetes.io/role/elb"),
+        f"{PREFIX}-public-us-west-2b": ("10.0.2.0/24", "us-west-2b", True, "kubernetes.io/role/elb"),
+        f"{PREFIX}-private-us-west-2a": ("10.0.10.0/24", "us-west-2a", False, "kubernetes.io/role/internal-elb"),
+        f"{PREFIX}-private-us-west-2b": ("10.0.11.0/24", "us-west-2b", False, "kubernetes.io/role/internal-elb"),
+    }
+    assert set(subnets) == set(expected)
+    for name, (cidr, az, public, role_tag) in expected.items():
+        s = subnets[name]
+        tags = tags_dict(s["Tags"])
+        assert (s["CidrBlock"], s["AvailabilityZone"], s["MapPublicIpOnLaunch"]) == (cidr, az, public)
+        assert tags[role_tag] == "1" and tags[CLUSTER_TAG] == "shared"
+        assert tags | IDENTITY | COST == tags
+
+
+def test_gateways_and_routes(provisioned, vpc):
+    ec2 = provisioned.client("ec2")
+    vpc_id = vpc["VpcId"]
+    subnets = subnets_by_name(ec2, vpc_id)
+    igws = ec2.describe_internet_gateways(Filters=[{"Name": "attachment.vpc-id", "Values": [vpc_id]}])["InternetGateways"]
+    assert len(igws) == 1 and tags_dict(igws[0]["Tags"])["Environment"] == "local"
+    igw_id = igws[0]["InternetGatewayId"]
+
+    nats = [n for n in ec2.describe_nat_gateways(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["NatGateways"]
+            if n["State"] == "available"]
+    nat_by_subnet = {n["SubnetId"]: n for n in nats}
+    assert set(nat_by_subnet) == {subnets[f"{PREFIX}-public-us-west-2{z}"]["SubnetId"] for z in "ab"}, "a NAT per AZ"
+    for nat in nats:
+        assert tags_dict(nat["Tags"]) | IDENTITY == tags_dict(nat["Tags"])
+        alloc = nat["NatGatewayAddresses"][0]["AllocationId"]
+        eip = ec2.describe_addresses(AllocationIds=[alloc])["Addresses"][0]
+        assert tags_dict(eip.get("Tags")) | IDENTITY == tags_dict(eip.get("Tags")), "NAT EIPs are tagged"
+
+    tables = ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["RouteTables"]
+    by_subnet = {a["SubnetId"]: t for t in tables for a in t["Associations"] if a.get("SubnetId")}
+    public_tables = {by_subnet[subnets[f"{PREFIX}-public-us-west-2{z}"]["SubnetId"]]["RouteTableId"] for z in "ab"}
+    assert len(public_tables) == 1, "one public route table"
+    for z in "ab":
+        public = by_subnet[subnets[f"{PREFIX}-public-us-west-2{z}"]["SubnetId"]]
+        assert {"DestinationCidrBlock": "0.0.0.0/0", "GatewayId": igw_id} in [
+            {k: r[k] for k in ("DestinationCidrBlock", "GatewayId") if k in r} for r in public["Routes"]]
+        private_subnet = subnets[f"{PREFIX}-private-us-west-2{z}"]
+        private = by_subnet[private_subnet["SubnetId"]]
+        default = [r for r in private["Routes"] if r.get("DestinationCidrBlock") == "0.0.0.0/0"]
+        nat_here = nat_by_subnet[subnets[f"{PREFIX}-public-us-west-2{z}"]["SubnetId"]]["NatGatewayId"]
+        assert [r.get("NatGatewayId") for r in default] == [nat_here], "private subnets route through their AZ's NAT"
+        assert tags_dict(private["Tags"])["Name"] == f"{PREFIX}-private-us-west-2{z}"
+
+
+def test_flow_logs(provisioned, vpc):
+    ec2, logs, iam = (provisioned.client(s) for s in ("ec2", "logs", "iam"))
+    flow_logs = ec2.describe_flow_logs(Filters=[{"Name": "resource-id", "Values": [vpc["VpcId"]]}])["FlowLogs"]
+    assert len(flow_logs) == 1
+    fl = flow_logs[0]
+    assert fl["TrafficType"] == "ALL"
+    assert fl["LogGroupName"] == f"/aws/vpc/{PREFIX}"
+    assert tags_dict(fl.get("Tags")) | IDENTITY == tags_dict(fl.get("Tags"))
+    group = logs.describe_log_groups(logGroupNamePrefix=f"/aws/vpc/{PREFIX}")["logGroups"][0]
+    assert group["retentionInDays"] == 30
+    role = iam.get_role(RoleName=f"{PREFIX}-vpc-flow-logs")["Role"]
+    assert fl["DeliverLogsPermissionArn"] == role["Arn"]
+    trust = role["AssumeRolePolicyDocument"]
+    trust = json.loads(trust) if isinstance(trust, str) else trust
+    assert trust["Statement"][0]["Principal"] == {"Service": "vpc-flow-logs.amazonaws.com"}
+    policy = iam.get_role_policy(RoleName=role["RoleName"], PolicyName="vpc-flow-logs-delivery")["PolicyDocument"]
+    for stmt in policy["Statement"]:
+        actions = stmt["Action"] if isinstance(stmt["Action"], list) else [stmt["Action"]]
+        assert all("*" not in a for a in actions)
+        if "logs:PutLogEvents" in actions:
+            assert all(f"log-group:/aws/vpc/{PREFIX}" in r for r in stmt["Resource"])
+
+
+def rules(perms):
+    """(protocol, from, to, source) for every rule, sources flattened."""
+    out = set()
+    for p in perms:
+        key = (p["IpProtocol"], p.get("FromPort"), p.get("ToPort"))
+        out |= {key + (r["CidrIp"],) for r in p.get("IpRanges", [])}
+        out |= {key + (g["GroupId"],) for g in p.get("UserIdGroupPairs", [])}
+    return out
+
+
+def test_security_groups(provisioned, vpc):
+    ec2 = provisioned.client("ec2")
+    groups = ec2.describe_security_groups(Filters=[{"Name": "vpc-id", "Values": [vpc["VpcId"]]}])["SecurityGroups"]
+    sg = {g["GroupName"]: g for g in groups}
+    train, cluster, nodes, alb = (sg[f"{PREFIX}-{n}"] for n in ("gpu-training", "eks-cluster", "eks-nodes", "alb"))
+    vpc_cidr = "10.0.0.0/16"
+    assert rules(train["IpPermissions"]) == {
+        ("tcp", 22, 22, vpc_cidr), ("tcp", 8888, 8888, vpc_cidr), ("tcp", 6006, 6006, vpc_cidr),
+        ("tcp", 29500, 29500, train["GroupId"]), ("tcp", 1024, 65535, train["GroupId"]),
+    }
+    assert rules(cluster["IpPermissions"]) == {("tcp", 443, 443, nodes["GroupId"])}
+    assert rules(nodes["IpPermissions"]) == {("-1", None, None, nodes["GroupId"]),
+                                             ("tcp", 1025, 65535, cluster["GroupId"])}
+    assert rules(alb["IpPermissions"]) == {("tcp", 80, 80, "0.0.0.0/0"), ("tcp", 443, 443, "0.0.0.0/0")}
+    for g in (train, cluster, nodes, alb):
+        assert rules(g["IpPermissionsEgress"]) == {("-1", None, None, "0.0.0.0/0")}
+        assert tags_dict(g["Tags"]) | IDENTITY | COST == tags_dict(g["Tags"])
+    assert tags_dict(nodes["Tags"])[CLUSTER_TAG] == "owned"
+
+
+# --- storage -----------------------------------------------------------------------------
+
+def test_kms_key(provisioned):
+    kms = provisioned.client("kms")
+    alias = [a for a in kms.list_aliases()["Aliases"] if a["AliasName"] == f"alias/{PREFIX}-s3"]
+    assert len(alias) == 1
+    key_id = alias[0]["TargetKeyId"]
+    assert kms.get_key_rotation_status(KeyId=key_id)["KeyRotationEnabled"] is True
+    tags = {t["TagKey"]: t["TagValue"] for t in kms.list_resource_tags(KeyId=key_id)["Tags"]}
+    assert tags | IDENTITY | COST == tags
+
+
+def test_buckets(provisioned):
+    s3, kms = provisioned.client("s3"), provisioned.client("kms")
+    key_arn = kms.describe_key(KeyId=f"alias/{PREFIX}-s3")["KeyMetadata"]["Arn"]
+    names = {b["Name"] for b in s3.list_buckets()["Buckets"]}
+    assert set(BUCKETS.values()) <= names
+    for purpose, name in BUCKETS.items():
+        versioning = s3.get_bucket_versioning(Bucket=name).get("Status")
+        assert versioning == ("Enabled" if purpose in ("datasets", "models") else None), purpose
+        sse = s3.get_bucket_encryption(Bucket=name)["ServerSideEncryptionConfiguration"]["Rules"][0]
+        assert sse["ApplyServerSideEncryptionByDefault"] == {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key_arn}
+        pab = s3.get_public_access_block(Bucket=name)["PublicAccessBlockConfiguration"]
+        assert pab == {"BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True,
+                       "RestrictPublicBuckets": True}
+        policy = json.loads(s3.get_bucket_policy(Bucket=name)["Policy"])
+        deny = [s for s in policy["Statement"] if s["Effect"] == "Deny"]
+        assert deny and deny[0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+        assert set(deny[0]["Resource"]) == {f"arn:aws:s3:::{name}", f"arn:aws:s3:::{name}/*"}
+        assert deny[0]["Principal"] == "*" and deny[0]["Action"] == "s3:*"
+        tags = tags_dict(s3.get_bucket_tagging(Bucket=name)["TagSet"])
+        assert tags | IDENTITY | COST == tags
+
+
+def lifecycle(s3, bucket):
+    return {r["ID"]: r for r in s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]}
+
+
+def rule_prefix(rule):
+    return rule.get("Prefix", rule.get("Filter", {}).get("Prefix", ""))
+
+
+def test_lifecycle_rules(provisioned):
+    s3 = provisioned.client("s3")
+    datasets = lifecycle(s3, BUCKETS["datasets"])
+    assert set(datasets) == {"archive-old-datasets", "cleanup-temp-data"}
+    archive = datasets["archive-old-datasets"]
+    assert archive["Status"] == "Enabled" and rule_prefix(archive) == ""
+    assert sorted((t["Days"], t["StorageClass"]) for t in archive["Transitions"]) == [(90, "STANDARD_IA"),
+                                                                                      (180, "GLACIER")]
+    nc = archive["NoncurrentVersionTransitions"]
+    assert [(t["NoncurrentDays"], t["StorageClass"]) for t in nc] == [(30, "GLACIER")]
+    temp = datasets["cleanup-temp-data"]
+    assert rule_prefix(temp) == "temp/" and temp["Expiration"]["Days"] == 7
+    artifacts = lifecycle(s3, BUCKETS["artifacts"])
+    assert set(artifacts) == {"cleanup-old-experiments"}
+    exp = artifacts["cleanup-old-experiments"]
+    assert rule_prefix(exp) == "experiments/" and exp["Expiration"]["Days"] == 90
+
+
+# --- IAM ---------------------------------------------------------------------------------
+
+def statements(iam, role):
+    docs = [iam.get_role_policy(RoleName=role, PolicyName=p)["PolicyDocument"]
+            for p in iam.list_role_policies(RoleName=role)["PolicyNames"]]
+    return [s for d in docs for s in d["Statement"]]
+
+
+def as_list(v):
+    return v if isinstance(v, list) else [v]
+
+
+def test_iam_roles_and_profiles(provisioned):
+    iam = provisioned.client("iam")
+    roles = {r["RoleName"]: r for r in iam.list_roles()["Roles"] if r["RoleName"].startswith(PREFIX)}
+    for purpose, service in (("training", "ec2"), ("inference", "ec2"), ("eks-cluster", "eks"), ("eks-node", "ec2")):
+        name = f"{PREFIX}-{purpose}"
+        assert name in roles, name
+        trust = roles[name]["AssumeRolePolicyDocument"]
+        trust = json.loads(trust) if isinstance(trust, str) else trust
+        assert trust["Statement"][0]["Principal"] == {"Service": f"{service}.amazonaws.com"}
+        tags = tags_dict(iam.list_role_tags(RoleName=name)["Tags"])
+        assert tags | IDENTITY | COST == tags
+    for purpose in ("training", "inference"):
+        profile = iam.get_instance_profile(InstanceProfileName=f"{PREFIX}-{purpose}")["InstanceProfile"]
+        assert [r["RoleName"] for r in profile["Roles"]] == [f"{PREFIX}-{purpose}"]
+
+    def managed(role):
+        return {p["PolicyName"] for p in iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]}
+
+    assert managed(f"{PREFIX}-eks-cluster") == {"AmazonEKSClusterPolicy"}
+    assert managed(f"{PREFIX}-eks-node") == {"AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy",
+                                              "AmazonEC2ContainerRegistryReadOnly"}
+
+    for role in roles:
+        for stmt in statements(iam, role):
+            assert all("*" not in a for a in as_list(stmt["Action"])), (role, stmt)
+
+    training = statements(iam, f"{PREFIX}-training")
+    s3 = [s for s in training if "s3:GetObject" in as_list(s["Action"])][0]
+    assert set(as_list(s3["Resource"])) == {f"arn:aws:s3:::{b}{suffix}" for b in BUCKETS.values() for suffix in ("", "/*")}
+    secrets = [s for s in training if "secretsmanager:GetSecretValue" in as_list(s["Action"])][0]
+    assert as_list(secrets["Resource"]) == [f"arn:aws:secretsmanager:us-west-2:{ACCOUNT}:secret:ml/*"]
+
+    inference = statements(iam, f"{PREFIX}-inference")
+    s3 = [s for s in inference if "s3:GetObject" in as_list(s["Action"])][0]
+    assert set(as_list(s3["Action"])) == {"s3:GetObject", "s3:ListBucket"}
+    assert set(as_list(s3["Resource"])) == {f"arn:aws:s3:::{BUCKETS['models']}", f"arn:aws:s3:::{BUCKETS['models']}/*"}
+
+    node = statements(iam, f"{PREFIX}-eks-node")
+    scale = [s for s in node if "autoscaling:SetDesiredCapacity" in as_list(s["Action"])][0]
+    assert scale["Condition"] == {"StringEquals": {f"aws:ResourceTag/k8s.io/cluster-autoscaler/{PREFIX}-eks": "owned"}}
+
+
+# --- idempotence, plan, teardown --------------------------------------------------------
+
+def test_second_run_changes_nothing(provisioned):
+    run = provisioned.playbook("site.yml")
+    assert run.rc == 0, run.output[-3000:]
+    changed = [line for line in run.output.splitlines() if line.startswith("changed:")]
+    assert run.changed == 0, changed
+
+
+def test_plan_on_a_converged_account_shows_no_change(provisioned):
+    run = provisioned.playbook("site.yml", "--check", "--diff")
+    assert run.rc == 0, run.output[-3000:]
+    assert run.changed == 0
+
+
+def test_teardown_leaves_nothing_and_a_second_teardown_is_a_no_op(provisioned):
+    s3 = provisioned.client("s3")
+    s3.put_object(Bucket=BUCKETS["datasets"], Key="train/shard-0", Body=b"data")
+    run = provisioned.playbook("teardown.yml")
+    assert run.rc == 0, run.output[-3000:]
+    assert leftovers(provisioned) == {}
+    again = provisioned.playbook("teardown.yml")
+    assert again.rc == 0, again.output[-3000:]
+    assert again.changed == 0
+
+
+def test_teardown_after_an_interrupted_run(empty_twin):
+    empty_twin.reset()
+    # The network layer fails at its last step (a CIDR AWS rejects), after the VPC, subnets,
+    # NAT gateways, routes and flow logs exist; the IAM layer never runs.
+    run = empty_twin.playbook("site.yml", "--limit", "localhost,aws-network,aws-storage",
+                              "-e", '{"aws_network_alb_ingress_cidrs": ["0.0.0.0/33"]}')
+    assert run.rc != 0
+    left = leftovers(empty_twin)
+    assert {"vpcs", "subnets", "nat_gateways", "buckets"} <= set(left), left
+    down = empty_twin.playbook("teardown.yml")
+    assert down.rc == 0, down.output[-3000:]
+    assert leftovers(empty_twin) == {}
