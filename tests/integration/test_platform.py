@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 
+import botocore.exceptions
 import pytest
 
 from platform_harness import tags_dict
@@ -303,16 +304,26 @@ def test_iam_roles_and_profiles(provisioned):
         for stmt in statements(iam, role):
             assert all("*" not in a for a in as_list(stmt["Action"])), (role, stmt)
 
+    def s3_grants(stmts):
+        """{action: set of resources} over every statement that grants S3 actions."""
+        grants = {}
+        for stmt in stmts:
+            for action in as_list(stmt["Action"]):
+                if action.startswith("s3:"):
+                    grants.setdefault(action, set()).update(as_list(stmt["Resource"]))
+        return grants
+
+    arns = {p: f"arn:aws:s3:::{b}" for p, b in BUCKETS.items()}
     training = statements(iam, f"{PREFIX}-training")
-    s3 = [s for s in training if "s3:GetObject" in as_list(s["Action"])][0]
-    assert set(as_list(s3["Resource"])) == {f"arn:aws:s3:::{b}{suffix}" for b in BUCKETS.values() for suffix in ("", "/*")}
+    assert s3_grants(training) == {
+        "s3:ListBucket": set(arns.values()),
+        **{a: {f"{arn}/*" for arn in arns.values()} for a in ("s3:GetObject", "s3:PutObject", "s3:DeleteObject")},
+    }
     secrets = [s for s in training if "secretsmanager:GetSecretValue" in as_list(s["Action"])][0]
     assert as_list(secrets["Resource"]) == [f"arn:aws:secretsmanager:us-west-2:{ACCOUNT}:secret:ml/*"]
 
     inference = statements(iam, f"{PREFIX}-inference")
-    s3 = [s for s in inference if "s3:GetObject" in as_list(s["Action"])][0]
-    assert set(as_list(s3["Action"])) == {"s3:GetObject", "s3:ListBucket"}
-    assert set(as_list(s3["Resource"])) == {f"arn:aws:s3:::{BUCKETS['models']}", f"arn:aws:s3:::{BUCKETS['models']}/*"}
+    assert s3_grants(inference) == {"s3:ListBucket": {arns["models"]}, "s3:GetObject": {f"{arns['models']}/*"}}
 
     node = statements(iam, f"{PREFIX}-eks-node")
     scale = [s for s in node if "autoscaling:SetDesiredCapacity" in as_list(s["Action"])][0]
@@ -334,9 +345,25 @@ def test_plan_on_a_converged_account_shows_no_change(provisioned):
     assert run.changed == 0
 
 
-def test_teardown_leaves_nothing_and_a_second_teardown_is_a_no_op(provisioned):
+def test_buckets_refuse_requests_without_tls(provisioned):
+    # The twin serves plain HTTP, so the TLS-only bucket policy must deny this write.
+    with pytest.raises(botocore.exceptions.ClientError, match="Forbidden|AccessDenied"):
+        provisioned.client("s3").put_object(Bucket=BUCKETS["datasets"], Key="probe", Body=b"x")
+
+
+def test_teardown_keeps_buckets_that_hold_data_unless_told(provisioned):
     s3 = provisioned.client("s3")
+    # Writing over the twin's plain HTTP needs the TLS-only policy out of the way.
+    s3.delete_bucket_policy(Bucket=BUCKETS["datasets"])
     s3.put_object(Bucket=BUCKETS["datasets"], Key="train/shard-0", Body=b"data")
+    kept = provisioned.playbook("teardown.yml", "-e", "platform_destroy_data=false")
+    assert kept.rc != 0
+    assert f"Kept {BUCKETS['datasets']}: they still hold objects" in " ".join(kept.output.split())
+    assert s3.get_object(Bucket=BUCKETS["datasets"], Key="train/shard-0")["Body"].read() == b"data"
+    assert leftovers(provisioned).get("kms_keys"), "the key of a kept bucket is not scheduled for deletion"
+
+
+def test_teardown_leaves_nothing_and_a_second_teardown_is_a_no_op(provisioned):
     run = provisioned.playbook("teardown.yml")
     assert run.rc == 0, run.output[-3000:]
     assert leftovers(provisioned) == {}

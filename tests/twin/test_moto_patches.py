@@ -750,3 +750,122 @@ def test_rule_description_updates_answer_return(aws, uid):
     assert answer["Return"] is True
     rules = ec2.describe_security_groups(GroupIds=[group])["SecurityGroups"][0]["IpPermissions"]
     assert rules[0]["IpRanges"][0]["Description"] == "SSH"
+
+
+# ------------------------------------------------------------------------------------------
+# EKS cluster settings and updates (mlinfra.gpu_platform.eks_cluster)
+# ------------------------------------------------------------------------------------------
+
+
+def _eks_cluster_with(aws, name, **create_kwargs):
+    ec2, iam, eks = aws.client("ec2"), aws.client("iam"), aws.client("eks")
+    vpc, sn = _vpc_and_subnet(ec2, "10.3.0.0/16", "10.3.1.0/24")
+    sn2 = ec2.create_subnet(VpcId=vpc, CidrBlock="10.3.2.0/24", AvailabilityZone=f"{REGION}b")["Subnet"]["SubnetId"]
+    role = iam.create_role(RoleName=f"{name}-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    eks.create_cluster(name=name, roleArn=role, resourcesVpcConfig={"subnetIds": [sn, sn2]}, **create_kwargs)
+    return eks, [sn, sn2]
+
+
+def test_eks_cluster_create_defaults(aws, uid):
+    eks, subnets = _eks_cluster_with(
+        aws, f"cd-{uid}", logging={"clusterLogging": [{"types": ["api"], "enabled": True}]}
+    )
+    cluster = eks.describe_cluster(name=f"cd-{uid}")["cluster"]
+    assert cluster["resourcesVpcConfig"] == {
+        "subnetIds": subnets,
+        "securityGroupIds": [],
+        "endpointPublicAccess": True,
+        "endpointPrivateAccess": False,
+        "publicAccessCidrs": ["0.0.0.0/0"],
+    }
+    assert cluster["logging"] == {
+        "clusterLogging": [
+            {"types": ["api"], "enabled": True},
+            {"types": ["audit", "authenticator", "controllerManager", "scheduler"], "enabled": False},
+        ]
+    }
+    assert cluster["accessConfig"] == {
+        "bootstrapClusterCreatorAdminPermissions": True,
+        "authenticationMode": "CONFIG_MAP",
+    }
+
+    eks, _ = _eks_cluster_with(aws, f"cd2-{uid}", accessConfig={"authenticationMode": "API"})
+    assert eks.describe_cluster(name=f"cd2-{uid}")["cluster"]["accessConfig"]["authenticationMode"] == "API"
+
+
+def test_eks_cluster_updates(aws, uid):
+    name = f"cu-{uid}"
+    eks, subnets = _eks_cluster_with(aws, name, version="1.32")
+    kms = aws.client("kms")
+
+    def invalid(call, **kwargs):
+        with pytest.raises(ClientError) as err:
+            call(name=name, **kwargs)
+        return err.value.response["Error"]["Code"], err.value.response["Error"]["Message"]
+
+    # endpoint access: merged into resourcesVpcConfig (subnets kept), answered with an update
+    update = eks.update_cluster_config(
+        name=name, resourcesVpcConfig={"endpointPrivateAccess": True, "publicAccessCidrs": ["203.0.113.0/24"]}
+    )["update"]
+    assert update["type"] == "EndpointAccessUpdate" and update["status"] == "Successful"
+    assert eks.describe_update(name=name, updateId=update["id"])["update"]["id"] == update["id"]
+    vpc_config = eks.describe_cluster(name=name)["cluster"]["resourcesVpcConfig"]
+    assert vpc_config["subnetIds"] == subnets
+    assert (vpc_config["endpointPrivateAccess"], vpc_config["endpointPublicAccess"]) == (True, True)
+    assert vpc_config["publicAccessCidrs"] == ["203.0.113.0/24"]
+    code, message = invalid(eks.update_cluster_config, resourcesVpcConfig={"endpointPrivateAccess": True})
+    assert code == "InvalidParameterException" and "already at the desired configuration" in message
+
+    # subnets/security groups: VpcConfigUpdate, endpoint settings kept
+    update = eks.update_cluster_config(name=name, resourcesVpcConfig={"subnetIds": subnets[:1]})["update"]
+    assert update["type"] == "VpcConfigUpdate"
+    vpc_config = eks.describe_cluster(name=name)["cluster"]["resourcesVpcConfig"]
+    assert vpc_config["subnetIds"] == subnets[:1] and vpc_config["publicAccessCidrs"] == ["203.0.113.0/24"]
+
+    # logging: per type, one type of update per call, no-op refused
+    update = eks.update_cluster_config(
+        name=name, logging={"clusterLogging": [{"types": ["audit", "api"], "enabled": True}]}
+    )["update"]
+    assert update["type"] == "LoggingUpdate"
+    eks.update_cluster_config(name=name, logging={"clusterLogging": [{"types": ["api"], "enabled": False}]})
+    assert eks.describe_cluster(name=name)["cluster"]["logging"]["clusterLogging"][0] == {
+        "types": ["audit"],
+        "enabled": True,
+    }
+    code, message = invalid(
+        eks.update_cluster_config, logging={"clusterLogging": [{"types": ["audit"], "enabled": True}]}
+    )
+    assert code == "InvalidParameterException" and "No changes needed" in message
+    code, message = invalid(
+        eks.update_cluster_config,
+        logging={"clusterLogging": [{"types": ["scheduler"], "enabled": True}]},
+        resourcesVpcConfig={"endpointPrivateAccess": False},
+    )
+    assert message == "Only one type of update can be allowed."
+
+    # authentication mode: forward only
+    update = eks.update_cluster_config(name=name, accessConfig={"authenticationMode": "API_AND_CONFIG_MAP"})["update"]
+    assert update["type"] == "AccessConfigUpdate"
+    code, _ = invalid(eks.update_cluster_config, accessConfig={"authenticationMode": "CONFIG_MAP"})
+    assert code == "InvalidParameterException"
+    assert eks.describe_cluster(name=name)["cluster"]["accessConfig"]["authenticationMode"] == "API_AND_CONFIG_MAP"
+
+    # version: one minor step up only
+    code, message = invalid(eks.update_cluster_version, version="1.34")
+    assert code == "InvalidParameterException" and "1.32 to 1.34" in message
+    update = eks.update_cluster_version(name=name, version="1.33")["update"]
+    assert update["type"] == "VersionUpdate"
+    assert eks.describe_cluster(name=name)["cluster"]["version"] == "1.33"
+
+    # secrets encryption: associated once, never changed
+    key = kms.create_key()["KeyMetadata"]["Arn"]
+    config = [{"resources": ["secrets"], "provider": {"keyArn": key}}]
+    update = eks.associate_encryption_config(clusterName=name, encryptionConfig=config)["update"]
+    assert update["type"] == "AssociateEncryptionConfig"
+    assert eks.describe_cluster(name=name)["cluster"]["encryptionConfig"] == config
+    with pytest.raises(ClientError) as err:
+        eks.associate_encryption_config(clusterName=name, encryptionConfig=config)
+    assert err.value.response["Error"]["Code"] == "InvalidRequestException"
+
+    code, _ = invalid(eks.describe_update, updateId="no-such-update")
+    assert code == "ResourceNotFoundException"
