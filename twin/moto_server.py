@@ -870,6 +870,54 @@ def patch_eks_cluster_updates() -> None:
         eks_urls.url_paths[path] = eks_urls.response.dispatch
 
 
+def patch_iam_oidc_client_ids() -> None:
+    """IAM AddClientIDToOpenIDConnectProvider / RemoveClientIDFromOpenIDConnectProvider work.
+
+    AWS adds a client ID (audience) to an OpenID Connect provider's ClientIDList (no-op when it
+    is already there; LimitExceeded beyond 100) and removes one (no-op when it is not there);
+    both answer an empty result, and NoSuchEntity for an unknown provider ARN. moto 5.2.5 has
+    neither action: NotImplementedError, answered as a 500 with an HTML body that botocore
+    cannot parse (ResponseParserError), so mlinfra.gpu_platform.iam_oidc_provider failed
+    whenever client_ids changed. Fixed by adding both actions to the IAM backend and response.
+    """
+    from moto.core.responses import EmptyResult
+    from moto.iam.exceptions import LimitExceededException
+    from moto.iam.models import IAMBackend
+    from moto.iam.responses import IamResponse
+
+    _require(IAMBackend, "get_open_id_connect_provider")
+    _require(IamResponse, "_get_param")
+
+    def add_client_id(self: Any, arn: str, client_id: str) -> None:
+        provider = self.get_open_id_connect_provider(arn)  # NoSuchEntity for an unknown ARN
+        if client_id in provider.client_id_list:
+            return
+        if len(provider.client_id_list) >= 100:
+            raise LimitExceededException("Cannot exceed quota for ClientIdsPerOpenIdConnectProvider: 100")
+        provider.client_id_list = [*provider.client_id_list, client_id]
+
+    def remove_client_id(self: Any, arn: str, client_id: str) -> None:
+        provider = self.get_open_id_connect_provider(arn)
+        provider.client_id_list = [c for c in provider.client_id_list if c != client_id]
+
+    def add_response(self: Any) -> Any:
+        self.backend.add_client_id_to_open_id_connect_provider(
+            self._get_param("OpenIDConnectProviderArn"), self._get_param("ClientID")
+        )
+        return EmptyResult()
+
+    def remove_response(self: Any) -> Any:
+        self.backend.remove_client_id_from_open_id_connect_provider(
+            self._get_param("OpenIDConnectProviderArn"), self._get_param("ClientID")
+        )
+        return EmptyResult()
+
+    IAMBackend.add_client_id_to_open_id_connect_provider = add_client_id
+    IAMBackend.remove_client_id_from_open_id_connect_provider = remove_client_id
+    IamResponse.add_client_id_to_open_id_connect_provider = add_response
+    IamResponse.remove_client_id_from_open_id_connect_provider = remove_response
+
+
 PATCHES: list[Callable[[], None]] = [
     patch_kms_key_arn,
     patch_ec2_tag_resource_types,
@@ -882,6 +930,7 @@ PATCHES: list[Callable[[], None]] = [
     patch_ec2_rule_description_updates,
     patch_eks_cluster_create_defaults,
     patch_eks_cluster_updates,
+    patch_iam_oidc_client_ids,
 ]
 
 

@@ -612,7 +612,7 @@ def wait_for_update(client, module, name: str, update_id: str, update_type: str,
             module.fail_json(
                 msg=f"{update_type} {update_id} of EKS cluster {name} ended {status}"
                 + (f": {errors}" if errors else ""),
-                update=format_cluster(update),
+                update=camel_dict_to_snake_dict(normalize_boto3_result(update)),
                 updates=started,
             )
         if time.monotonic() >= deadline:
@@ -829,12 +829,7 @@ def run_updates(client, module, cluster: Dict[str, Any], updates: List[Dict[str,
     wait = module.params["wait"]
     started: List[str] = []
     if cluster.get("status") != "ACTIVE":
-        if not wait:
-            module.fail_json(
-                msg=f"EKS cluster {name} is {cluster.get('status')}, not ACTIVE, and cannot be updated now"
-                f" ({', '.join(u['type'] for u in updates)} needed). Run again when it is ACTIVE, or with wait=true.",
-                updates=started,
-            )
+        # ensure_present refused this with wait=false before changing anything
         wait_for_cluster(client, module, name, "cluster_active", updates=started)
     for index, update in enumerate(updates):
         if index:
@@ -880,6 +875,13 @@ def ensure_present(client, module) -> Dict[str, Any]:
         to_set, to_unset = compare_aws_tags(have["tags"], p["tags"], p["purge_tags"])
         new_tags = {k: v for k, v in have["tags"].items() if k not in to_unset}
         new_tags.update(to_set)
+
+    if updates and status != "ACTIVE" and not p["wait"]:
+        module.fail_json(
+            msg=f"EKS cluster {name} is {status}, not ACTIVE, and cannot be updated now"
+            f" ({', '.join(u['type'] for u in updates)} needed). Run again when it is ACTIVE, or with wait=true.",
+            updates=[],
+        )
 
     changed = bool(updates or to_set or to_unset)
     after_settings = dict(have, **want)

@@ -7,8 +7,7 @@ the provider back with boto3 (GetOpenIDConnectProvider, ListOpenIDConnectProvide
 every step. The issuer URLs are never contacted: every run passes explicit thumbprints.
 
 moto 5.2.5 does not implement AddClientIDToOpenIDConnectProvider and
-RemoveClientIDFromOpenIDConnectProvider; test_client_ids xfails (naming the gap) on a twin
-without them.
+RemoveClientIDFromOpenIDConnectProvider: the twin patches them (patch_iam_oidc_client_ids).
 
 Run: cd /work/main && .venv/bin/python -m pytest tests/integration/test_iam_oidc_provider_module.py -q
 """
@@ -259,16 +258,7 @@ def test_client_ids(endpoint, iam, issuer):
 
     wanted = [STS, "https://github.com/my-org"]
     result = run_module(endpoint, dict(url=issuer, thumbprints=[TP1], client_ids=wanted))
-    if not twin_has_client_id_calls(iam):
-        # The module fails (botocore cannot parse moto's 500) and the provider is unchanged.
-        assert result.get("failed") is True
-        provider, _tags = read_back(iam, arn)
-        assert provider["ClientIDList"] == [STS]
-        assert_ok(run_module(endpoint, dict(arn=arn, state="absent")))
-        pytest.xfail(
-            "twin gap: moto 5.2.5 does not implement IAM AddClientIDToOpenIDConnectProvider / "
-            "RemoveClientIDFromOpenIDConnectProvider (NotImplementedError, HTTP 500)"
-        )
+    assert twin_has_client_id_calls(iam), "the twin patches AddClientIDToOpenIDConnectProvider (docs/twin.md)"
     assert_ok(result)
     assert result["changed"] is True
     provider, _tags = read_back(iam, arn)

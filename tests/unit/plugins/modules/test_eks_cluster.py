@@ -669,14 +669,40 @@ def test_failed_update_is_reported(client):
     client.update_cluster_version.assert_not_called()
 
 
+def test_update_wait_times_out(client, monkeypatch):
+    client.fake.cluster = make_cluster()
+    client.describe_update.return_value = {"update": {"id": "update-1", "status": "InProgress"}}
+    clock = iter(range(0, 10000, 10))
+    monkeypatch.setattr(eks_cluster.time, "monotonic", lambda: next(clock))
+
+    result, failed = run_module(client, dict(ARGS, logging=["api"], wait_timeout=60))
+
+    assert failed
+    assert "Timed out after 60s waiting for LoggingUpdate update-1" in result["msg"]
+    assert result["updates"] == ["update-1"]
+    assert client.describe_update.call_count == 6
+
+
 def test_cluster_not_active_without_wait_fails(client):
     client.fake.cluster = make_cluster(status="CREATING")
 
-    result, failed = run_module(client, dict(ARGS, logging=["api"], wait=False))
+    # tags could be changed at once, but nothing is changed when the run cannot complete
+    result, failed = run_module(client, dict(ARGS, logging=["api"], tags={"a": "b"}, wait=False))
 
     assert failed
     assert "is CREATING, not ACTIVE" in result["msg"]
     assert_no_writes(client)
+    client.get_waiter.assert_not_called()
+
+
+def test_cluster_not_active_is_waited_for(client):
+    client.fake.cluster = make_cluster(status="UPDATING")
+
+    result, failed = run_module(client, dict(ARGS, logging=["api"]))
+
+    assert not failed, result
+    assert waits(client) == ["cluster_active", "cluster_active"]  # before the update, and at the end
+    assert result["updates"] == ["update-1"]
 
 
 def test_check_mode_update_makes_no_write_call(client):
