@@ -918,6 +918,217 @@ def patch_iam_oidc_client_ids() -> None:
     IamResponse.remove_client_id_from_open_id_connect_provider = remove_response
 
 
+EKS_NODEGROUP_SCALING_KEYS = ("minSize", "maxSize", "desiredSize")
+# UpdateNodegroupConfig request member -> the update param types AWS reports for it.
+EKS_NODEGROUP_UPDATE_PARAMS = {
+    "labels": (("addOrUpdateLabels", "LabelsToAdd"), ("removeLabels", "LabelsToRemove")),
+    "taints": (("addOrUpdateTaints", "TaintsToAdd"), ("removeTaints", "TaintsToRemove")),
+    "scalingConfig": (("minSize", "MinSize"), ("maxSize", "MaxSize"), ("desiredSize", "DesiredSize")),
+    "updateConfig": (
+        ("maxUnavailable", "MaxUnavailable"),
+        ("maxUnavailablePercentage", "MaxUnavailablePercentage"),
+        ("updateStrategy", "UpdateStrategy"),
+    ),
+    "nodeRepairConfig": (("enabled", "NodeRepairEnabled"),),
+}
+
+
+def patch_eks_nodegroup_updates() -> None:
+    """EKS: UpdateNodegroupConfig checks the sizes and its update is reported by DescribeUpdate.
+
+    AWS answers UpdateNodegroupConfig with a ConfigUpdate whose params name what changes
+    (LabelsToAdd, LabelsToRemove, TaintsToAdd, TaintsToRemove, MinSize, MaxSize, DesiredSize,
+    MaxUnavailable, MaxUnavailablePercentage ...) and whose progress DescribeUpdate(name,
+    updateId, nodegroupName) reports; it refuses (InvalidParameterException) sizes that break
+    0 <= minSize <= desiredSize <= maxSize, maxSize >= 1 once merged with the current scaling
+    config, and CreateNodegroup refuses them too (and a scalingConfig that lacks one of the
+    three sizes). moto 5.2.5 kept no record of the update (DescribeUpdate with a nodegroupName:
+    ResourceNotFoundException, so mlinfra.gpu_platform.eks_nodegroup could not wait for its
+    updates), named the params Labels/Taints/ScalingConfig/UpdateConfig with Python reprs as
+    values, and accepted any sizes. Fixed by checking the sizes, recording each update on its
+    nodegroup with AWS's param names and answering DescribeUpdate for it; the emulated updates
+    complete at once (Successful).
+    """
+    from moto.core.responses import ActionResult
+    from moto.eks import urls as eks_urls
+    from moto.eks.exceptions import InvalidParameterException, ResourceNotFoundException
+    from moto.eks.models import EKSBackend
+    from moto.eks.responses import EKSResponse
+
+    _require(EKSBackend, "describe_nodegroup")
+    _require(EKSResponse, "create_nodegroup", "update_nodegroup_config", "_get_param")
+    _require(eks_urls, "url_paths", "response")
+    orig_create = EKSResponse.create_nodegroup
+    orig_update = EKSResponse.update_nodegroup_config
+    # patch_eks_cluster_updates adds DescribeUpdate for clusters; without it there is none.
+    orig_describe_update = getattr(EKSResponse, "describe_update", None)
+
+    def check_sizes(cluster: str, nodegroup: str, scaling: dict[str, Any]) -> None:
+        low, high, desired = (scaling.get(k) for k in EKS_NODEGROUP_SCALING_KEYS)
+        problem = None
+        if low < 0:
+            problem = f"minSize {low} must be at least 0"
+        elif high < 1:
+            problem = f"maxSize {high} must be at least 1"
+        elif low > high:
+            problem = f"minSize {low} can't be greater than maxSize {high}"
+        elif not low <= desired <= high:
+            problem = f"desiredSize {desired} must be between minSize {low} and maxSize {high}"
+        if problem:
+            raise InvalidParameterException(clusterName=cluster, nodegroupName=nodegroup, message=problem)
+
+    def create_nodegroup(self: Any) -> Any:
+        scaling = self._get_param("scalingConfig")
+        if scaling:
+            cluster, nodegroup = self._get_param("name"), self._get_param("nodegroupName")
+            missing = [k for k in EKS_NODEGROUP_SCALING_KEYS if scaling.get(k) is None]
+            if missing:
+                raise InvalidParameterException(
+                    clusterName=cluster,
+                    nodegroupName=nodegroup,
+                    message=f"scalingConfig needs all of minSize, maxSize and desiredSize or none; {missing} missing",
+                )
+            check_sizes(cluster, nodegroup, scaling)
+        return orig_create(self)
+
+    def update_nodegroup_config(self: Any) -> Any:
+        cluster, name = self._get_param("name"), self._get_param("nodegroupName")
+        nodegroup = self.eks_backend.describe_nodegroup(cluster_name=cluster, nodegroup_name=name)
+        scaling = {k: v for k, v in (self._get_param("scalingConfig") or {}).items() if v is not None}
+        if scaling:
+            check_sizes(cluster, name, dict(nodegroup.scaling_config, **scaling))
+        result = orig_update(self)
+        update = result.result["update"]
+        params = []
+        for member, fields in EKS_NODEGROUP_UPDATE_PARAMS.items():
+            sent = self._get_param(member) or {}
+            for field, param_type in fields:
+                value = sent.get(field)
+                if value is None or value == [] or value == {}:
+                    continue
+                params.append({"type": param_type, "value": value if isinstance(value, str) else json.dumps(value)})
+        update["params"] = params
+        if not hasattr(nodegroup, "twin_updates"):
+            nodegroup.twin_updates = {}
+        nodegroup.twin_updates[update["id"]] = update
+        return result
+
+    def describe_update(self: Any) -> Any:
+        name, update_id = self._get_param("name"), self._get_param("updateId")
+        nodegroup_name = self._get_param("nodegroupName")
+        if not nodegroup_name:
+            if orig_describe_update is None:
+                raise ResourceNotFoundException(clusterName=name, message=f"No update found for ID: {update_id}")
+            return orig_describe_update(self)
+        nodegroup = self.eks_backend.describe_nodegroup(cluster_name=name, nodegroup_name=nodegroup_name)
+        update = getattr(nodegroup, "twin_updates", {}).get(update_id)
+        if update is None:
+            raise ResourceNotFoundException(
+                clusterName=name, nodegroupName=nodegroup_name, message=f"No update found for ID: {update_id}"
+            )
+        return ActionResult({"update": update})
+
+    EKSResponse.create_nodegroup = create_nodegroup
+    EKSResponse.update_nodegroup_config = update_nodegroup_config
+    EKSResponse.describe_update = describe_update
+    eks_urls.url_paths["{0}/clusters/(?P<name>[^/]+)/updates/(?P<updateId>[^/]+)$"] = eks_urls.response.dispatch
+
+
+def patch_ec2_volume_snapshot_id() -> None:
+    """EC2: every volume has a SnapshotId ("" when not created from a snapshot).
+
+    AWS's DescribeVolumes (and CreateVolume) always return SnapshotId, an empty string for a
+    blank volume. moto 5.2.5 stored None and left the field out, so amazon.aws.ec2_vol_info,
+    which reads volume["snapshot_id"], failed with KeyError 'snapshot_id' as soon as one
+    matching volume had not been created from a snapshot (every volume ec2_vol creates, and
+    every instance root volume). Fixed by storing "" instead of None.
+    """
+    from moto.ec2.models.elastic_block_store import Volume
+
+    _require(Volume, "__init__")
+    original_init = Volume.__init__
+
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        original_init(self, *args, **kwargs)
+        if self.snapshot_id is None:
+            self.snapshot_id = ""
+
+    Volume.__init__ = init
+
+
+def patch_ec2_volume_attachment_delete_on_termination() -> None:
+    """EC2: a volume's Attachments report DeleteOnTermination.
+
+    AWS's DescribeVolumes lists DeleteOnTermination in each attachment. moto 5.2.5 left it
+    out (it keeps the flag on the instance's block device mapping only). Fixed by reading it
+    from the attached instance's mapping.
+    """
+    from moto.ec2.models.elastic_block_store import VolumeAttachment
+
+    def delete_on_termination(self: Any) -> bool:
+        for device in self.instance.block_device_mapping.values():
+            if device.volume_id == self.volume.id:
+                return bool(device.delete_on_termination)
+        return False
+
+    VolumeAttachment.delete_on_termination = property(delete_on_termination)
+
+
+def patch_ec2_instance_interface_security_groups() -> None:
+    """EC2: an instance launched with groups on its primary interface reports them.
+
+    AWS's DescribeInstances (SecurityGroups) and DescribeInstanceAttribute groupSet list the
+    groups of the instance's primary network interface. moto 5.2.5 reported only groups given
+    at instance level, so an instance launched with NetworkInterfaces[0].Groups (how a launch
+    from a template names its subnet) showed none, and amazon.aws.ec2_instance re-applied the
+    groups with ModifyInstanceAttribute (changed) whenever it looked at such an instance.
+    Fixed by taking the primary interface's groups when none were given at instance level.
+    """
+    from moto.ec2.models.instances import Instance
+
+    _require(Instance, "prep_nics")
+    original_prep_nics = Instance.prep_nics
+
+    def prep_nics(self: Any, *args: Any, **kwargs: Any) -> None:
+        original_prep_nics(self, *args, **kwargs)
+        primary = self.nics.get(0)
+        if not self.security_groups and primary is not None and primary._group_set:
+            self.security_groups = list(primary._group_set)
+
+    Instance.prep_nics = prep_nics
+
+
+def patch_ec2_template_root_volume() -> None:
+    """EC2: a launch template's mapping of the root device replaces the default root volume.
+
+    On AWS a launch template (or RunInstances) block device mapping for the AMI's root device
+    defines the root volume. moto 5.2.5 first attached its default 8 GiB root volume, then the
+    template's volume on the same device: the default one was no longer mapped, so it was
+    never deleted and stayed "in-use" on the terminated instance. Fixed by skipping the
+    default root volume when the launch template maps the root device.
+    """
+    from moto.ec2.models.instances import Instance
+
+    _require(Instance, "setup_defaults", "__init__")
+    original_init = Instance.__init__
+    original_setup_defaults = Instance.setup_defaults
+
+    def init(self: Any, ec2_backend: Any, image_id: str, user_data: Any, security_groups: Any, **kwargs: Any) -> None:
+        original_init(self, ec2_backend, image_id, user_data, security_groups, **kwargs)
+        self._twin_template_maps_root = False
+        if kwargs.get("launch_template") and "block_device_mappings" not in kwargs:
+            data = ec2_backend._get_template_from_args(kwargs["launch_template"]).data
+            devices = {m.get("DeviceName") for m in data.get("BlockDeviceMappings") or []}
+            self._twin_template_maps_root = self.root_device_name in devices
+
+    def setup_defaults(self: Any) -> None:
+        if not getattr(self, "_twin_template_maps_root", False):
+            original_setup_defaults(self)
+
+    Instance.__init__ = init
+    Instance.setup_defaults = setup_defaults
+
+
 PATCHES: list[Callable[[], None]] = [
     patch_kms_key_arn,
     patch_ec2_tag_resource_types,
@@ -931,6 +1142,11 @@ PATCHES: list[Callable[[], None]] = [
     patch_eks_cluster_create_defaults,
     patch_eks_cluster_updates,
     patch_iam_oidc_client_ids,
+    patch_eks_nodegroup_updates,
+    patch_ec2_volume_snapshot_id,
+    patch_ec2_volume_attachment_delete_on_termination,
+    patch_ec2_instance_interface_security_groups,
+    patch_ec2_template_root_volume,
 ]
 
 

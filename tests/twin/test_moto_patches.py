@@ -869,3 +869,127 @@ def test_eks_cluster_updates(aws, uid):
 
     code, _ = invalid(eks.describe_update, updateId="no-such-update")
     assert code == "ResourceNotFoundException"
+
+
+# ------------------------------------------------------------------------------------------
+# EKS nodegroup updates (mlinfra.gpu_platform.eks_nodegroup)
+# ------------------------------------------------------------------------------------------
+
+
+def test_eks_nodegroup_updates(aws, uid):
+    name = f"nu-{uid}"
+    eks, subnets = _eks_cluster_with(aws, name, version="1.33")
+    role = aws.client("iam").create_role(RoleName=f"{name}-node", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    gpu_taint = {"key": "nvidia.com/gpu", "value": "true", "effect": "NO_SCHEDULE"}
+    created = eks.create_nodegroup(
+        clusterName=name,
+        nodegroupName="gpu",
+        nodeRole=role,
+        subnets=subnets,
+        amiType="AL2023_x86_64_NVIDIA",
+        capacityType="SPOT",
+        labels={"a": "1", "b": "2"},
+        taints=[gpu_taint],
+        scalingConfig={"minSize": 0, "maxSize": 2, "desiredSize": 1},
+    )["nodegroup"]
+    assert created["amiType"] == "AL2023_x86_64_NVIDIA"
+
+    def error(call, **kwargs):
+        with pytest.raises(ClientError) as err:
+            call(**kwargs)
+        return err.value.response["Error"]["Code"], err.value.response["Error"]["Message"]
+
+    def update(**kwargs):
+        return eks.update_nodegroup_config(clusterName=name, nodegroupName="gpu", **kwargs)["update"]
+
+    # labels: the update names what it adds and removes, and DescribeUpdate reports it
+    labels = update(labels={"addOrUpdateLabels": {"a": "9"}, "removeLabels": ["b"]})
+    assert (labels["type"], labels["status"]) == ("ConfigUpdate", "Successful")
+    assert labels["params"] == [
+        {"type": "LabelsToAdd", "value": '{"a": "9"}'},
+        {"type": "LabelsToRemove", "value": '["b"]'},
+    ]
+    described = eks.describe_update(name=name, nodegroupName="gpu", updateId=labels["id"])["update"]
+    assert (described["id"], described["status"]) == (labels["id"], "Successful")
+    assert eks.describe_nodegroup(clusterName=name, nodegroupName="gpu")["nodegroup"]["labels"] == {"a": "9"}
+
+    # taints (identified by key and effect)
+    taints = update(taints={"removeTaints": [gpu_taint], "addOrUpdateTaints": [{"key": "s", "effect": "NO_EXECUTE"}]})
+    assert [p["type"] for p in taints["params"]] == ["TaintsToAdd", "TaintsToRemove"]
+    assert eks.describe_nodegroup(clusterName=name, nodegroupName="gpu")["nodegroup"]["taints"] == [
+        {"key": "s", "effect": "NO_EXECUTE"}
+    ]
+
+    # scaling: merged with the current sizes, and checked
+    scaling = update(scalingConfig={"maxSize": 4})
+    assert scaling["params"] == [{"type": "MaxSize", "value": "4"}]
+    assert eks.describe_nodegroup(clusterName=name, nodegroupName="gpu")["nodegroup"]["scalingConfig"] == {
+        "minSize": 0,
+        "maxSize": 4,
+        "desiredSize": 1,
+    }
+    code, message = error(update, scalingConfig={"desiredSize": 5})
+    assert code == "InvalidParameterException" and "desiredSize 5" in message
+    code, _ = error(update, scalingConfig={"minSize": 3, "maxSize": 2})
+    assert code == "InvalidParameterException"
+    assert eks.describe_nodegroup(clusterName=name, nodegroupName="gpu")["nodegroup"]["scalingConfig"]["maxSize"] == 4
+    for bad in ({"minSize": 0, "maxSize": 2}, {"minSize": 3, "maxSize": 2, "desiredSize": 2}):
+        code, _ = error(
+            eks.create_nodegroup,
+            clusterName=name,
+            nodegroupName="bad",
+            nodeRole=role,
+            subnets=subnets,
+            scalingConfig=bad,
+        )
+        assert code == "InvalidParameterException"
+
+    # a nodegroup's update is not the cluster's, and unknown IDs are not found
+    code, _ = error(eks.describe_update, name=name, updateId=labels["id"])
+    assert code == "ResourceNotFoundException"
+    code, _ = error(eks.describe_update, name=name, nodegroupName="gpu", updateId="no-such-update")
+    assert code == "ResourceNotFoundException"
+
+
+def _instance_from_template(aws, uid, root_size=None):
+    ec2 = aws.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.78.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.78.1.0/24", AvailabilityZone="us-west-2a")["Subnet"]["SubnetId"]
+    group = ec2.create_security_group(GroupName=f"nic-{uid}", Description="d", VpcId=vpc)["GroupId"]
+    image = ec2.describe_images(Owners=["amazon"])["Images"][0]
+    data = {"ImageId": image["ImageId"], "InstanceType": "g5.xlarge"}
+    if root_size:
+        data["BlockDeviceMappings"] = [{"DeviceName": image["RootDeviceName"],
+                                        "Ebs": {"VolumeSize": root_size, "VolumeType": "gp3", "DeleteOnTermination": True}}]
+    template = ec2.create_launch_template(LaunchTemplateName=f"lt-{uid}", LaunchTemplateData=data)["LaunchTemplate"]
+    instance = ec2.run_instances(
+        MinCount=1, MaxCount=1, LaunchTemplate={"LaunchTemplateId": template["LaunchTemplateId"]},
+        NetworkInterfaces=[{"DeviceIndex": 0, "SubnetId": subnet, "Groups": [group]}],
+    )["Instances"][0]
+    return ec2, instance["InstanceId"], group
+
+
+def test_blank_volumes_report_an_empty_snapshot_id(aws):
+    ec2 = aws.client("ec2")
+    volume = ec2.create_volume(AvailabilityZone="us-west-2a", Size=10, VolumeType="gp3")["VolumeId"]
+    assert ec2.describe_volumes(VolumeIds=[volume])["Volumes"][0]["SnapshotId"] == ""
+
+
+def test_volume_attachments_report_delete_on_termination(aws, uid):
+    ec2, instance, _group = _instance_from_template(aws, uid)
+    volume = ec2.create_volume(AvailabilityZone="us-west-2a", Size=10, VolumeType="gp3")["VolumeId"]
+    ec2.attach_volume(VolumeId=volume, InstanceId=instance, Device="/dev/sdf")
+    attachment = ec2.describe_volumes(VolumeIds=[volume])["Volumes"][0]["Attachments"][0]
+    assert attachment["DeleteOnTermination"] is False
+
+
+def test_interface_groups_are_the_instance_groups(aws, uid):
+    ec2, instance, group = _instance_from_template(aws, uid)
+    described = ec2.describe_instances(InstanceIds=[instance])["Reservations"][0]["Instances"][0]
+    assert [g["GroupId"] for g in described["SecurityGroups"]] == [group]
+
+
+def test_template_root_mapping_replaces_the_default_root_volume(aws, uid):
+    ec2, instance, _group = _instance_from_template(aws, uid, root_size=500)
+    volumes = ec2.describe_volumes(Filters=[{"Name": "attachment.instance-id", "Values": [instance]}])["Volumes"]
+    assert [v["Size"] for v in volumes] == [500]
