@@ -485,26 +485,57 @@ class TestPresent:
         assert run.outputs == converged.outputs
 
 
+    def test_changes_the_node_group_module_cannot_make_fail_clearly(self, twin: Twin, converged: Run):
+        taints = [{"key": "workload", "value": "serving", "effect": "NO_SCHEDULE"}]
+        run = twin.play(aws_eks_node_groups=with_group("inference-nodes", taints=taints))
+        assert run.rc != 0, run.explain()
+        assert_says(run, "community.aws.eks_nodegroup 11.2.0 fails this way on any change to the taints of an existing")
+
+        run = twin.play(aws_eks_node_groups=with_group("gpu-nodes", labels={**NODE_GROUPS["gpu-nodes"]["labels"],
+                                                                           "gpu-type": "l4"}))
+        assert run.rc != 0, run.explain()
+        assert_says(run, "Node group 'gpu-nodes' exists with label gpu-type=a10g (wanted l4)")
+
+        eks = twin.client("eks")
+        assert eks.describe_nodegroup(clusterName=CLUSTER, nodegroupName="inference-nodes")["nodegroup"]["taints"] == (
+            NODE_GROUPS["inference-nodes"]["taints"]
+        )
+
     def test_changed_settings_are_applied(self, twin: Twin, converged: Run):
-        """Runs last in the class: leaves the cluster with changed settings."""
-        groups = with_group("cpu-nodes", desired_size=3, max_size=12, tags={"Team": "platform"})
+        """Runs last in the class: leaves the cluster and cpu-nodes changed."""
+        eks = twin.client("eks")
+        # The cluster autoscaler has started GPU nodes: the role must not stop them.
+        eks.update_nodegroup_config(clusterName=CLUSTER, nodegroupName="gpu-nodes", scalingConfig={"desiredSize": 4})
+        groups = with_group(
+            "cpu-nodes",
+            min_size=3,
+            max_size=12,
+            desired_size=5,
+            labels={**NODE_GROUPS["cpu-nodes"]["labels"], "tier": "batch"},
+            tags={"Team": "platform"},
+        )
         run = twin.play(
             aws_eks_logging=["api", "audit"],
             aws_eks_public_access_cidrs=[*PUBLIC_CIDRS, "192.0.2.0/24"],
             aws_eks_node_groups=groups,
         )
         assert_converged_run(run)
-        assert run.recap["changed"] == 2, "the cluster and the cpu node group\n" + run.explain()
+        assert run.recap["changed"] == 2, "the cluster and cpu-nodes\n" + run.explain()
         assert task_result(run, "Wait for the cluster to be ACTIVE") == "changed"
 
-        eks = twin.client("eks")
         cluster = eks.describe_cluster(name=CLUSTER)["cluster"]
         enabled = {t for e in cluster["logging"]["clusterLogging"] if e.get("enabled") for t in e["types"]}
         assert enabled == {"api", "audit"}
         assert sorted(cluster["resourcesVpcConfig"]["publicAccessCidrs"]) == sorted([*PUBLIC_CIDRS, "192.0.2.0/24"])
-        group = eks.describe_nodegroup(clusterName=CLUSTER, nodegroupName="cpu-nodes")["nodegroup"]
-        assert group["scalingConfig"] == {"minSize": 2, "maxSize": 12, "desiredSize": 3}
-        assert eks.list_tags_for_resource(resourceArn=group["nodegroupArn"])["tags"]["Team"] == "platform"
+        cpu = eks.describe_nodegroup(clusterName=CLUSTER, nodegroupName="cpu-nodes")["nodegroup"]
+        # The running desired size (2) is kept, only moved up to the new minimum.
+        assert cpu["scalingConfig"] == {"minSize": 3, "maxSize": 12, "desiredSize": 3}
+        assert cpu["labels"] == {**NODE_GROUPS["cpu-nodes"]["labels"], "tier": "batch"}
+        # Node group tags are set at creation only (community.aws.eks_nodegroup 11.2.0 cannot
+        # change them); the run must still succeed.
+        assert "Team" not in eks.list_tags_for_resource(resourceArn=cpu["nodegroupArn"])["tags"]
+        gpu = eks.describe_nodegroup(clusterName=CLUSTER, nodegroupName="gpu-nodes")["nodegroup"]
+        assert gpu["scalingConfig"] == {"minSize": 0, "maxSize": 10, "desiredSize": 4}
 
 
 # --------------------------------------------------------------------------- absent
