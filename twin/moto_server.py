@@ -1129,6 +1129,94 @@ def patch_ec2_template_root_volume() -> None:
     Instance.setup_defaults = setup_defaults
 
 
+def patch_eks_list_unknown_cluster() -> None:
+    """EKS: ListNodegroups / ListFargateProfiles of an unknown cluster: ResourceNotFoundException.
+
+    AWS answers ListNodegroups and ListFargateProfiles for a cluster that does not exist with
+    ResourceNotFoundException (404, "No cluster found for name: NAME."). moto 5.2.5 looked the
+    cluster up in its table unguarded: 500 KeyError. Fixed by checking the cluster first.
+    """
+    from moto.eks.exceptions import ResourceNotFoundException
+    from moto.eks.models import CLUSTER_NOT_FOUND_MSG, EKSBackend
+
+    names = ("list_nodegroups", "list_fargate_profiles")
+    _require(EKSBackend, *names)
+
+    def guarded(orig: Callable[..., Any]) -> Callable[..., Any]:
+        def method(self: Any, cluster_name: str, *args: Any, **kwargs: Any) -> Any:
+            if cluster_name not in self.clusters:
+                raise ResourceNotFoundException(
+                    clusterName=cluster_name,
+                    nodegroupName=None,
+                    fargateProfileName=None,
+                    addonName=None,
+                    message=CLUSTER_NOT_FOUND_MSG.format(clusterName=cluster_name),
+                )
+            return orig(self, cluster_name, *args, **kwargs)
+
+        return method
+
+    for name in names:
+        setattr(EKSBackend, name, guarded(getattr(EKSBackend, name)))
+
+
+def patch_eks_cluster_identity() -> None:
+    """EKS: each cluster has its own OIDC issuer, its VPC and a cluster security group.
+
+    AWS gives every cluster its own OIDC issuer
+    (https://oidc.eks.REGION.amazonaws.com/id/ + 32 upper-case hex digits) and reports in
+    resourcesVpcConfig the vpcId of its subnets and the clusterSecurityGroupId of the
+    security group it creates in that VPC (eks-cluster-sg-NAME-RANDOM, tagged
+    aws:eks:cluster-name=NAME and kubernetes.io/cluster/NAME=owned), which it deletes with
+    the cluster. moto 5.2.5 gave every cluster the same issuer (one random suffix per
+    process, so IAM OIDC providers of two clusters collided), and no vpcId or cluster
+    security group. Fixed in CreateCluster / DeleteCluster of the backend (no group when the
+    cluster's subnets are unknown to EC2).
+    """
+    from moto.ec2.models import ec2_backends
+    from moto.eks.models import EKSBackend
+    from moto.moto_api._internal import mock_random as random
+
+    _require(EKSBackend, "create_cluster", "delete_cluster")
+    _require(random, "get_random_hex", "get_random_string")
+    orig_create, orig_delete = EKSBackend.create_cluster, EKSBackend.delete_cluster
+
+    def create_cluster(self: Any, name: str, *args: Any, **kwargs: Any) -> Any:
+        cluster = orig_create(self, name, *args, **kwargs)
+        issuer = f"https://oidc.eks.{self.region_name}.amazonaws.com/id/{random.get_random_hex(32).upper()}"
+        cluster.identity = {"oidc": {"issuer": issuer}}
+        vpc_config = cluster.resources_vpc_config
+        ec2 = ec2_backends[self.account_id][self.region_name]
+        subnet_ids = vpc_config.get("subnetIds") or []
+        try:
+            vpc_id = ec2.describe_subnets(subnet_ids=subnet_ids[:1])[0].vpc_id if subnet_ids else None
+        except Exception:  # an unknown subnet: moto's EKS never checked them
+            vpc_id = None
+        if vpc_id:
+            suffix = random.get_random_string(10, include_digits=True, lower_case=True)
+            group = ec2.create_security_group(
+                name=f"eks-cluster-sg-{name}-{suffix}",
+                description="EKS created security group applied to ENI that is attached to EKS Control Plane"
+                " master nodes, as well as any managed workloads.",
+                vpc_id=vpc_id,
+                tags={"aws:eks:cluster-name": name, f"kubernetes.io/cluster/{name}": "owned"},
+            )
+            vpc_config["vpcId"], vpc_config["clusterSecurityGroupId"] = vpc_id, group.id
+        return cluster
+
+    def delete_cluster(self: Any, name: str) -> Any:
+        cluster = orig_delete(self, name)
+        group_id = (cluster.resources_vpc_config or {}).get("clusterSecurityGroupId")
+        if group_id:
+            try:
+                ec2_backends[self.account_id][self.region_name].delete_security_group(group_id=group_id)
+            except Exception as e:  # already deleted, or still in use
+                LOG.warning("cluster security group %s of EKS cluster %s not deleted: %s", group_id, name, e)
+        return cluster
+
+    EKSBackend.create_cluster, EKSBackend.delete_cluster = create_cluster, delete_cluster
+
+
 PATCHES: list[Callable[[], None]] = [
     patch_kms_key_arn,
     patch_ec2_tag_resource_types,
@@ -1147,6 +1235,8 @@ PATCHES: list[Callable[[], None]] = [
     patch_ec2_volume_attachment_delete_on_termination,
     patch_ec2_instance_interface_security_groups,
     patch_ec2_template_root_volume,
+    patch_eks_list_unknown_cluster,
+    patch_eks_cluster_identity,
 ]
 
 

@@ -51,7 +51,7 @@ NODE_GROUPS = {
         "capacityType": "ON_DEMAND",
         "instanceTypes": ["m6i.xlarge"],
         "scalingConfig": {"minSize": 2, "maxSize": 10, "desiredSize": 2},
-        "amiType": "AL2_x86_64",
+        "amiType": "AL2023_x86_64_STANDARD",
         "diskSize": 20,
         "labels": {"workload": "cpu", "role": "general"},
         "taints": [],
@@ -61,7 +61,7 @@ NODE_GROUPS = {
         "capacityType": "SPOT",
         "instanceTypes": ["g5.xlarge", "g5.2xlarge"],
         "scalingConfig": {"minSize": 0, "maxSize": 10, "desiredSize": 0},
-        "amiType": "AL2_x86_64_GPU",
+        "amiType": "AL2023_x86_64_NVIDIA",
         "diskSize": 200,
         "labels": {"workload": "gpu", "role": "ml-training", "gpu-type": "a10g", "nvidia.com/gpu": "true"},
         "taints": [{"key": "nvidia.com/gpu", "value": "true", "effect": "NO_SCHEDULE"}],
@@ -71,7 +71,7 @@ NODE_GROUPS = {
         "capacityType": "SPOT",
         "instanceTypes": ["g4dn.xlarge", "g5.xlarge"],
         "scalingConfig": {"minSize": 1, "maxSize": 20, "desiredSize": 1},
-        "amiType": "AL2_x86_64_GPU",
+        "amiType": "AL2023_x86_64_NVIDIA",
         "diskSize": 20,
         "labels": {"workload": "inference", "role": "model-serving"},
         "taints": [{"key": "workload", "value": "inference", "effect": "NO_SCHEDULE"}],
@@ -314,7 +314,7 @@ def converged(twin: Twin) -> Run:
         (
             {"aws_eks_node_groups": with_group("gpu-nodes", instance_types=["m6i.xlarge", "c6i.2xlarge"])},
             "Node group 'gpu-nodes' is set up for NVIDIA GPUs (label nvidia.com/gpu, taint nvidia.com/gpu, "
-            "GPU AMI type AL2_x86_64_GPU) but m6i.xlarge, c6i.2xlarge are not GPU instance types",
+            "GPU AMI type AL2023_x86_64_NVIDIA) but m6i.xlarge, c6i.2xlarge are not GPU instance types",
         ),
         (
             # Labelled for GPUs only: the label alone is enough to require GPU instances.
@@ -325,7 +325,7 @@ def converged(twin: Twin) -> Run:
         (
             {"aws_eks_kubernetes_version": "1.28"},
             "Kubernetes version 1.28 is not supported: aws_eks_kubernetes_version must be one of "
-            "1.32, 1.33, 1.34, 1.35",
+            "1.33, 1.34, 1.35",
         ),
         (
             {"aws_eks_public_access_cidrs": []},
@@ -337,8 +337,17 @@ def converged(twin: Twin) -> Run:
             "to the whole internet (0.0.0.0/0)",
         ),
         (
-            {"aws_eks_kubernetes_version": "1.33"},
-            "Node group 'gpu-nodes': ami_type AL2_x86_64_GPU cannot be used with Kubernetes 1.33.",
+            {"aws_eks_node_groups": with_group("gpu-nodes", ami_type="AL2_x86_64_GPU")},
+            "Node group 'gpu-nodes': ami_type AL2_x86_64_GPU cannot be used with Kubernetes 1.34.",
+        ),
+        (
+            {"aws_eks_node_groups": with_group("cpu-nodes", ami_type="AL2023_x86_64_GPU")},
+            "Node group 'cpu-nodes': ami_type AL2023_x86_64_GPU cannot be used with Kubernetes 1.34.",
+        ),
+        (
+            {"aws_eks_node_groups": with_group("inference-nodes", ami_type="AL2023_x86_64_STANDARD")},
+            "Node group 'inference-nodes' runs on GPU instance types (g4dn.xlarge, g5.xlarge) but ami_type "
+            "AL2023_x86_64_STANDARD has no NVIDIA driver",
         ),
     ],
     ids=[
@@ -350,7 +359,9 @@ def converged(twin: Twin) -> Run:
         "unsupported-version",
         "empty-public-cidrs",
         "open-public-endpoint",
-        "al2-ami-on-1.33",
+        "al2-ami-on-1.34",
+        "unknown-ami-type",
+        "standard-ami-on-gpu-types",
     ],
 )
 def test_bad_input_fails_before_any_request(twin: Twin, overrides, message):
@@ -406,7 +417,7 @@ class TestPresent:
         vpc = cluster["resourcesVpcConfig"]
 
         assert cluster["status"] == "ACTIVE"
-        assert cluster["version"] == "1.32"
+        assert cluster["version"] == "1.34"
         assert cluster["roleArn"] == twin.inputs["aws_eks_cluster_role_arn"]
         assert sorted(vpc["subnetIds"]) == sorted(
             twin.inputs["aws_eks_private_subnet_ids"] + twin.inputs["aws_eks_public_subnet_ids"]
@@ -433,6 +444,13 @@ class TestPresent:
         assert provider["ThumbprintList"] == [THUMBPRINT]
         assert _tags(provider["Tags"]) == {**TAGS, "Name": f"{PREFIX}-eks-oidc"}
 
+    def test_cluster_security_group(self, twin: Twin, converged: Run):
+        vpc = twin.client("eks").describe_cluster(name=CLUSTER)["cluster"]["resourcesVpcConfig"]
+        group = twin.client("ec2").describe_security_groups(GroupIds=[vpc["clusterSecurityGroupId"]])["SecurityGroups"][0]
+        assert converged.outputs["cluster_security_group_id"] == group["GroupId"]
+        assert group["GroupName"].startswith(f"eks-cluster-sg-{CLUSTER}-")
+        assert group["VpcId"] == vpc["vpcId"]
+
     @pytest.mark.parametrize("name", NODE_GROUPS)
     def test_node_group(self, twin: Twin, converged: Run, name: str):
         eks = twin.client("eks")
@@ -457,7 +475,7 @@ class TestPresent:
         assert converged.outputs == {
             "cluster_name": CLUSTER,
             "cluster_arn": cluster["arn"],
-            "cluster_version": "1.32",
+            "cluster_version": "1.34",
             "endpoint": cluster["endpoint"],
             "certificate_authority_data": cluster["certificateAuthority"]["data"],
             "cluster_security_group_id": cluster["resourcesVpcConfig"].get("clusterSecurityGroupId"),
@@ -485,21 +503,48 @@ class TestPresent:
         assert run.outputs == converged.outputs
 
 
-    def test_changes_the_node_group_module_cannot_make_fail_clearly(self, twin: Twin, converged: Run):
-        taints = [{"key": "workload", "value": "serving", "effect": "NO_SCHEDULE"}]
-        run = twin.play(aws_eks_node_groups=with_group("inference-nodes", taints=taints))
-        assert run.rc != 0, run.explain()
-        assert_says(run, "community.aws.eks_nodegroup 11.2.0 fails this way on any change to the taints of an existing")
-
-        run = twin.play(aws_eks_node_groups=with_group("gpu-nodes", labels={**NODE_GROUPS["gpu-nodes"]["labels"],
-                                                                           "gpu-type": "l4"}))
-        assert run.rc != 0, run.explain()
-        assert_says(run, "Node group 'gpu-nodes' exists with label gpu-type=a10g (wanted l4)")
-
+    def test_taint_and_label_changes_are_applied_in_place(self, twin: Twin, converged: Run):
         eks = twin.client("eks")
-        assert eks.describe_nodegroup(clusterName=CLUSTER, nodegroupName="inference-nodes")["nodegroup"]["taints"] == (
-            NODE_GROUPS["inference-nodes"]["taints"]
-        )
+        taints = [{"key": "workload", "value": "serving", "effect": "NO_SCHEDULE"}]
+        labels = {**NODE_GROUPS["gpu-nodes"]["labels"], "gpu-type": "l4"}
+        groups = with_group("inference-nodes", taints=taints)
+        for group in groups:
+            if group["name"] == "gpu-nodes":
+                group["labels"] = labels
+
+        check = twin.play(check=True, aws_eks_node_groups=groups)
+        assert_converged_run(check)
+        assert check.recap["changed"] == 1, "check mode should report the two node groups' update\n" + check.explain()
+        group = eks.describe_nodegroup(clusterName=CLUSTER, nodegroupName="inference-nodes")["nodegroup"]
+        assert group["taints"] == NODE_GROUPS["inference-nodes"]["taints"], "check mode changed the taint"
+
+        run = twin.play(aws_eks_node_groups=groups)
+        assert_converged_run(run)
+        assert run.recap["changed"] == 1, "the node group update task, for two node groups\n" + run.explain()
+        assert task_result(run, "Start creating the missing node groups") == "skipping"
+        inference = eks.describe_nodegroup(clusterName=CLUSTER, nodegroupName="inference-nodes")["nodegroup"]
+        assert inference["taints"] == taints
+        assert inference["labels"] == NODE_GROUPS["inference-nodes"]["labels"]
+        gpu = eks.describe_nodegroup(clusterName=CLUSTER, nodegroupName="gpu-nodes")["nodegroup"]
+        assert gpu["labels"] == labels
+        assert gpu["taints"] == NODE_GROUPS["gpu-nodes"]["taints"]
+
+        # And back to the defaults, which the later tests expect.
+        run = twin.play()
+        assert_converged_run(run)
+        assert run.recap["changed"] == 1, run.explain()
+        inference = eks.describe_nodegroup(clusterName=CLUSTER, nodegroupName="inference-nodes")["nodegroup"]
+        assert inference["taints"] == NODE_GROUPS["inference-nodes"]["taints"]
+        gpu = eks.describe_nodegroup(clusterName=CLUSTER, nodegroupName="gpu-nodes")["nodegroup"]
+        assert gpu["labels"] == NODE_GROUPS["gpu-nodes"]["labels"]
+
+    def test_changes_eks_cannot_make_in_place_are_refused(self, twin: Twin, converged: Run):
+        run = twin.play(aws_eks_node_groups=with_group("gpu-nodes", disk_size=300))
+        assert run.rc != 0, run.explain()
+        assert_says(run, "Cannot update EKS node group gpu-nodes of cluster mlit-eks: EKS cannot change disk_size "
+                         "(is 200, 300 was asked)")
+        eks = twin.client("eks")
+        assert eks.describe_nodegroup(clusterName=CLUSTER, nodegroupName="gpu-nodes")["nodegroup"]["diskSize"] == 200
 
     def test_changed_settings_are_applied(self, twin: Twin, converged: Run):
         """Runs last in the class: leaves the cluster and cpu-nodes changed."""
@@ -531,9 +576,9 @@ class TestPresent:
         # The running desired size (2) is kept, only moved up to the new minimum.
         assert cpu["scalingConfig"] == {"minSize": 3, "maxSize": 12, "desiredSize": 3}
         assert cpu["labels"] == {**NODE_GROUPS["cpu-nodes"]["labels"], "tier": "batch"}
-        # Node group tags are set at creation only (community.aws.eks_nodegroup 11.2.0 cannot
-        # change them); the run must still succeed.
-        assert "Team" not in eks.list_tags_for_resource(resourceArn=cpu["nodegroupArn"])["tags"]
+        # Node group tags are changed in place.
+        tags = eks.list_tags_for_resource(resourceArn=cpu["nodegroupArn"])["tags"]
+        assert tags == {**TAGS, "Name": f"{CLUSTER}-cpu-nodes", "Team": "platform"}
         gpu = eks.describe_nodegroup(clusterName=CLUSTER, nodegroupName="gpu-nodes")["nodegroup"]
         assert gpu["scalingConfig"] == {"minSize": 0, "maxSize": 10, "desiredSize": 4}
 
@@ -576,10 +621,14 @@ class TestAbsent:
         assert run.recap["changed"] > 0
 
         assert twin.clusters() == []
-        # Not ListNodegroups: moto 5.2.5 answers it with a 500 for a cluster that does not exist.
+        with pytest.raises(eks.exceptions.ResourceNotFoundException):
+            eks.list_nodegroups(clusterName=CLUSTER)
         for name in NODE_GROUPS:
             with pytest.raises(eks.exceptions.ResourceNotFoundException):
                 eks.describe_nodegroup(clusterName=CLUSTER, nodegroupName=name)
+        # The security group EKS creates for the cluster goes with it.
+        groups = twin.client("ec2").describe_security_groups()["SecurityGroups"]
+        assert [g["GroupName"] for g in groups if g["GroupName"].startswith("eks-cluster-sg-")] == []
         assert twin.oidc_providers() == []
         key = twin.secrets_key()
         assert key["KeyState"] == "PendingDeletion"

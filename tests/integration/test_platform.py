@@ -50,6 +50,21 @@ def leftovers(twin) -> dict:
         tags = {t["TagKey"]: t["TagValue"] for t in kms.list_resource_tags(KeyId=key["KeyId"])["Tags"]}
         if meta["KeyState"] != "PendingDeletion" and all(tags.get(k) == v for k, v in IDENTITY.items()):
             found["kms_keys"].append(key["KeyId"])
+    eks, asg = twin.client("eks"), twin.client("autoscaling")
+    found["eks_clusters"] = [c for c in eks.list_clusters()["clusters"] if c.startswith(PREFIX)]
+    found["oidc_providers"] = [
+        p["Arn"] for p in iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]
+        if {t["Key"]: t["Value"] for t in iam.list_open_id_connect_provider_tags(
+            OpenIDConnectProviderArn=p["Arn"])["Tags"]}.get("Environment") == "local"
+    ]
+    found["instances"] = [
+        i["InstanceId"] for r in ec2.describe_instances(Filters=filters)["Reservations"] for i in r["Instances"]
+        if i["State"]["Name"] not in ("terminated", "shutting-down")
+    ]
+    found["volumes"] = [v["VolumeId"] for v in ec2.describe_volumes(Filters=filters)["Volumes"]]
+    found["launch_templates"] = [t["LaunchTemplateName"] for t in ec2.describe_launch_templates(Filters=filters)["LaunchTemplates"]]
+    found["autoscaling_groups"] = [g["AutoScalingGroupName"] for g in asg.describe_auto_scaling_groups()["AutoScalingGroups"]
+                                   if g["AutoScalingGroupName"].startswith(PREFIX)]
     found.pop("ec2")
     return {k: v for k, v in found.items() if v}
 
@@ -328,6 +343,134 @@ def test_iam_roles_and_profiles(provisioned):
     node = statements(iam, f"{PREFIX}-eks-node")
     scale = [s for s in node if "autoscaling:SetDesiredCapacity" in as_list(s["Action"])][0]
     assert scale["Condition"] == {"StringEquals": {f"aws:ResourceTag/k8s.io/cluster-autoscaler/{PREFIX}-eks": "owned"}}
+
+
+# --- EKS ---------------------------------------------------------------------------------
+
+CLUSTER = f"{PREFIX}-eks"
+
+
+def test_eks_cluster(provisioned, vpc):
+    eks, kms, ec2 = (provisioned.client(s) for s in ("eks", "kms", "ec2"))
+    cluster = eks.describe_cluster(name=CLUSTER)["cluster"]
+    assert cluster["version"] in ("1.33", "1.34", "1.35", "1.32")
+    cfg = cluster["resourcesVpcConfig"]
+    subnets = subnets_by_name(ec2, vpc["VpcId"])
+    assert set(cfg["subnetIds"]) == {s["SubnetId"] for s in subnets.values()}, "private and public subnets"
+    groups = {g["GroupName"]: g["GroupId"] for g in ec2.describe_security_groups(
+        Filters=[{"Name": "vpc-id", "Values": [vpc["VpcId"]]}])["SecurityGroups"]}
+    assert groups[f"{PREFIX}-eks-cluster"] in cfg["securityGroupIds"]
+    assert cfg["endpointPrivateAccess"] is True and cfg["endpointPublicAccess"] is True
+    assert cfg["publicAccessCidrs"] == ["0.0.0.0/0"]
+    [enc] = cluster["encryptionConfig"]
+    assert enc["resources"] == ["secrets"]
+    key = kms.describe_key(KeyId=enc["provider"]["keyArn"])["KeyMetadata"]
+    assert kms.get_key_rotation_status(KeyId=key["KeyId"])["KeyRotationEnabled"] is True
+    enabled = {t for entry in cluster["logging"]["clusterLogging"] if entry["enabled"] for t in entry["types"]}
+    assert enabled == {"api", "audit", "authenticator", "controllerManager", "scheduler"}
+    assert cluster["tags"] | IDENTITY | COST == cluster["tags"]
+
+
+def test_eks_oidc_provider(provisioned):
+    eks, iam = provisioned.client("eks"), provisioned.client("iam")
+    issuer = eks.describe_cluster(name=CLUSTER)["cluster"]["identity"]["oidc"]["issuer"]
+    arn = f"arn:aws:iam::{ACCOUNT}:oidc-provider/{issuer.removeprefix('https://')}"
+    provider = iam.get_open_id_connect_provider(OpenIDConnectProviderArn=arn)
+    assert provider["ClientIDList"] == ["sts.amazonaws.com"]
+    assert len(provider["ThumbprintList"]) == 1
+
+
+def test_eks_node_groups(provisioned, vpc):
+    eks, ec2, iam = (provisioned.client(s) for s in ("eks", "ec2", "iam"))
+    private = {s["SubnetId"] for n, s in subnets_by_name(ec2, vpc["VpcId"]).items() if "-private-" in n}
+    node_role = iam.get_role(RoleName=f"{PREFIX}-eks-node")["Role"]["Arn"]
+    groups = {n: eks.describe_nodegroup(clusterName=CLUSTER, nodegroupName=n)["nodegroup"]
+              for n in eks.list_nodegroups(clusterName=CLUSTER)["nodegroups"]}
+    assert set(groups) == {"cpu-nodes", "gpu-nodes", "inference-nodes"}
+    for g in groups.values():
+        assert set(g["subnets"]) == private and g["nodeRole"] == node_role
+    cpu, gpu, inf = groups["cpu-nodes"], groups["gpu-nodes"], groups["inference-nodes"]
+    assert cpu["capacityType"] == "ON_DEMAND"
+    assert cpu["scalingConfig"] == {"minSize": 2, "maxSize": 10, "desiredSize": 2}
+    assert cpu["labels"] == {"workload": "cpu", "role": "general"} and not cpu.get("taints")
+    assert gpu["capacityType"] == "SPOT"
+    assert gpu["scalingConfig"] == {"minSize": 0, "maxSize": 10, "desiredSize": 0}
+    assert gpu["labels"] == {"workload": "gpu", "role": "ml-training", "gpu-type": "a10g", "nvidia.com/gpu": "true"}
+    assert gpu["taints"] == [{"key": "nvidia.com/gpu", "value": "true", "effect": "NO_SCHEDULE"}]
+    assert all(t.split(".")[0] in ("g5", "g6", "g4dn", "p4d", "p5") for t in gpu["instanceTypes"])
+    assert "GPU" in gpu["amiType"] or "NVIDIA" in gpu["amiType"]
+    assert inf["capacityType"] == "SPOT"
+    assert inf["scalingConfig"] == {"minSize": 1, "maxSize": 20, "desiredSize": 1}
+    assert inf["labels"] == {"workload": "inference", "role": "model-serving"}
+    assert inf["taints"] == [{"key": "workload", "value": "inference", "effect": "NO_SCHEDULE"}]
+    assert inf["tags"]["k8s.io/cluster-autoscaler/enabled"] == "true"
+    assert inf["tags"][f"k8s.io/cluster-autoscaler/{CLUSTER}"] == "owned"
+
+
+# --- GPU compute -------------------------------------------------------------------------
+
+def training_instances(ec2):
+    filters = [{"Name": f"tag:{k}", "Values": [v]} for k, v in IDENTITY.items()] + [
+        {"Name": "tag:Role", "Values": ["gpu_training"]}, {"Name": "instance-state-name", "Values": ["running"]}]
+    instances = [i for r in ec2.describe_instances(Filters=filters)["Reservations"] for i in r["Instances"]]
+    return [i for i in instances if "aws:autoscaling:groupName" not in tags_dict(i.get("Tags"))]
+
+
+def test_gpu_training_launch_template(provisioned):
+    ec2 = provisioned.client("ec2")
+    [lt] = ec2.describe_launch_templates(LaunchTemplateNames=[f"{PREFIX}-gpu-training"])["LaunchTemplates"]
+    data = ec2.describe_launch_template_versions(LaunchTemplateId=lt["LaunchTemplateId"], Versions=["$Latest"])[
+        "LaunchTemplateVersions"][0]["LaunchTemplateData"]
+    assert data["InstanceType"] == "g5.xlarge"
+    assert data["IamInstanceProfile"]["Name"] == f"{PREFIX}-training"
+    assert data["MetadataOptions"]["HttpTokens"] == "required"
+    # moto launches spot requests as on-demand instances: the request sent is what can be checked.
+    assert data["InstanceMarketOptions"]["MarketType"] == "spot"
+    spot = data["InstanceMarketOptions"]["SpotOptions"]
+    assert spot["SpotInstanceType"] == "persistent" and spot["InstanceInterruptionBehavior"] == "stop"
+    [root] = data["BlockDeviceMappings"]
+    assert {k: root["Ebs"][k] for k in ("VolumeSize", "VolumeType", "Iops", "Throughput")} == {
+        "VolumeSize": 500, "VolumeType": "gp3", "Iops": 3000, "Throughput": 125}
+
+
+def test_gpu_training_instances(provisioned, vpc):
+    ec2 = provisioned.client("ec2")
+    instances = training_instances(ec2)
+    assert len(instances) == 2
+    private = {s["SubnetId"]: n for n, s in subnets_by_name(ec2, vpc["VpcId"]).items() if "-private-" in n}
+    assert {i["SubnetId"] for i in instances} == set(private), "spread over both private subnets"
+    for inst in instances:
+        tags = tags_dict(inst["Tags"])
+        assert tags["Role"] == "gpu_training" and tags["GpuType"] == "a10g"
+        assert tags | IDENTITY | COST == tags
+        assert inst["MetadataOptions"]["HttpTokens"] == "required"
+        assert inst["IamInstanceProfile"]["Arn"].endswith(f"instance-profile/{PREFIX}-training")
+        volumes = ec2.describe_volumes(Filters=[{"Name": "attachment.instance-id", "Values": [inst["InstanceId"]]}])["Volumes"]
+        data = [v for v in volumes if v["Attachments"][0]["Device"] == "/dev/sdf"]
+        assert len(data) == 1, "one separate data volume"
+        assert (data[0]["Size"], data[0]["VolumeType"], data[0]["Encrypted"]) == (1000, "gp3", True)
+        assert data[0]["Attachments"][0]["DeleteOnTermination"] is False
+        eips = ec2.describe_addresses(Filters=[{"Name": "instance-id", "Values": [inst["InstanceId"]]}])["Addresses"]
+        assert len(eips) == 1, "env=local asks for an Elastic IP per instance"
+
+
+def test_gpu_pool_and_schedule(provisioned, vpc):
+    asg = provisioned.client("autoscaling")
+    ec2 = provisioned.client("ec2")
+    [group] = asg.describe_auto_scaling_groups(AutoScalingGroupNames=[f"{PREFIX}-gpu-pool"])["AutoScalingGroups"]
+    assert (group["MinSize"], group["MaxSize"], group["DesiredCapacity"]) == (0, 10, 1)
+    assert group["HealthCheckType"] == "EC2" and group["HealthCheckGracePeriod"] == 300
+    assert group["TerminationPolicies"] == ["OldestInstance"]
+    private = {s["SubnetId"] for n, s in subnets_by_name(ec2, vpc["VpcId"]).items() if "-private-" in n}
+    assert set(group["VPCZoneIdentifier"].split(",")) == private
+    tags = {t["Key"]: t for t in group["Tags"]}
+    assert all(tags[k]["Value"] == v and tags[k]["PropagateAtLaunch"] for k, v in IDENTITY.items())
+    actions = {a["ScheduledActionName"]: a for a in asg.describe_scheduled_actions(
+        AutoScalingGroupName=group["AutoScalingGroupName"])["ScheduledUpdateGroupActions"]}
+    recurrences = sorted(a["Recurrence"] for a in actions.values())
+    assert recurrences == ["0 20 * * *", "0 8 * * MON-FRI"]
+    down = [a for a in actions.values() if a["Recurrence"] == "0 20 * * *"][0]
+    assert down["DesiredCapacity"] == 0 and down["TimeZone"] == "UTC"
 
 
 # --- idempotence, plan, teardown --------------------------------------------------------

@@ -3,12 +3,39 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
 from platform_harness import run_playbook
 
+def node_groups(**changes):
+    """The default cpu/gpu node groups, one of them changed: -e for platform_eks_node_groups."""
+    groups = [
+        {"name": "cpu-nodes", "capacity_type": "ON_DEMAND", "instance_types": ["m6i.xlarge"],
+         "min_size": 2, "max_size": 10, "desired_size": 2, "ami_type": "AL2023_x86_64_STANDARD",
+         "labels": {"workload": "cpu", "role": "general"}},
+        {"name": "gpu-nodes", "capacity_type": "SPOT", "instance_types": ["g5.xlarge"],
+         "min_size": 0, "max_size": 10, "desired_size": 0, "ami_type": "AL2023_x86_64_NVIDIA",
+         "labels": {"workload": "gpu", "nvidia.com/gpu": "true"},
+         "taints": [{"key": "nvidia.com/gpu", "value": "true", "effect": "NO_SCHEDULE"}]},
+    ]
+    groups[1].update(changes)
+    return ["-e", "env=local", "-e", json.dumps({"platform_eks_node_groups": groups})]
+
+
 CASES = {
+    "node group min > max": (node_groups(min_size=5, max_size=2, desired_size=3), "gpu-nodes"),
+    "desired outside min..max": (node_groups(desired_size=11), "gpu-nodes"),
+    "unknown capacity type": (node_groups(capacity_type="RESERVED"), "RESERVED"),
+    "GPU node group without a GPU instance type": (
+        node_groups(instance_types=["m6i.xlarge"], ami_type="AL2023_x86_64_STANDARD"), "gpu-nodes"),
+    "instance type the region does not offer": (["-e", "env=local", "-e", "platform_gpu_instance_type=p3.2xlarge"],
+                                                "Instance type 'p3.2xlarge' is not offered in us-west-2"),
+    "EKS version not supported": (["-e", "env=local", "-e", "platform_eks_version=1.28"],
+                                  "Kubernetes version 1.28 is not supported"),
+    "empty public endpoint allow-list in prod": (["-e", "env=prod"],
+                                                 "aws_eks_public_access_cidrs is empty"),
     "missing env": ([], "No environment given: run with -e env=NAME, where NAME is one of local, dev, staging, prod"),
     "unknown env": (["-e", "env=qa"], "Unknown environment qa"),
     "invalid VPC CIDR": (["-e", "env=local", "-e", "platform_vpc_cidr=10.0.0.0/33"], "is not a valid VPC CIDR"),
@@ -43,7 +70,7 @@ def test_bad_input_is_rejected_before_any_api_call(twin, case):
     run = run_playbook("site.yml", *args)
     assert run.rc != 0
     assert message in " ".join(run.output.split()), run.output[-2000:]
-    assert "mlinfra.gpu_platform.platform : " in run.output, "failed in the validation role"
+    assert re.search(r"mlinfra\.gpu_platform\.(platform|aws_eks) : Validat", run.output), "failed in validation"
     assert run.seconds < 30
     assert twin.requests() == before, "no request reached the twin"
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import socket
 import subprocess
@@ -771,7 +772,9 @@ def test_eks_cluster_create_defaults(aws, uid):
         aws, f"cd-{uid}", logging={"clusterLogging": [{"types": ["api"], "enabled": True}]}
     )
     cluster = eks.describe_cluster(name=f"cd-{uid}")["cluster"]
-    assert cluster["resourcesVpcConfig"] == {
+    # vpcId and clusterSecurityGroupId: see test_eks_cluster_identity.
+    vpc_config = {k: v for k, v in cluster["resourcesVpcConfig"].items() if k not in ("vpcId", "clusterSecurityGroupId")}
+    assert vpc_config == {
         "subnetIds": subnets,
         "securityGroupIds": [],
         "endpointPublicAccess": True,
@@ -993,3 +996,47 @@ def test_template_root_mapping_replaces_the_default_root_volume(aws, uid):
     ec2, instance, _group = _instance_from_template(aws, uid, root_size=500)
     volumes = ec2.describe_volumes(Filters=[{"Name": "attachment.instance-id", "Values": [instance]}])["Volumes"]
     assert [v["Size"] for v in volumes] == [500]
+
+
+def test_eks_list_unknown_cluster(aws, uid):
+    eks = aws.client("eks")
+    for call in (eks.list_nodegroups, eks.list_fargate_profiles):
+        with pytest.raises(ClientError) as err:
+            call(clusterName=f"nope-{uid}")
+        assert err.value.response["Error"]["Code"] == "ResourceNotFoundException"
+        assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+    _eks_cluster(aws, f"lu-{uid}")
+    assert eks.list_nodegroups(clusterName=f"lu-{uid}")["nodegroups"] == []
+    assert eks.list_fargate_profiles(clusterName=f"lu-{uid}")["fargateProfileNames"] == []
+
+
+def test_eks_cluster_identity(aws, uid):
+    ec2 = aws.client("ec2")
+    names = [f"ci-{uid}", f"ci2-{uid}"]
+    eks, subnets = _eks_cluster_with(aws, names[0])
+    vpc = ec2.describe_subnets(SubnetIds=subnets[:1])["Subnets"][0]["VpcId"]
+    clusters = [eks.describe_cluster(name=names[0])["cluster"]]
+    _eks_cluster_with(aws, names[1])
+    clusters.append(eks.describe_cluster(name=names[1])["cluster"])
+
+    issuers = [c["identity"]["oidc"]["issuer"] for c in clusters]
+    for issuer in issuers:
+        assert re.fullmatch(rf"https://oidc\.eks\.{REGION}\.amazonaws\.com/id/[0-9A-F]{{32}}", issuer), issuer
+    assert issuers[0] != issuers[1]
+
+    config = clusters[0]["resourcesVpcConfig"]
+    assert config["vpcId"] == vpc
+    group = ec2.describe_security_groups(GroupIds=[config["clusterSecurityGroupId"]])["SecurityGroups"][0]
+    assert group["VpcId"] == vpc
+    assert re.fullmatch(rf"eks-cluster-sg-{names[0]}-[0-9a-z]{{10}}", group["GroupName"]), group["GroupName"]
+    assert {t["Key"]: t["Value"] for t in group["Tags"]} == {
+        "aws:eks:cluster-name": names[0],
+        f"kubernetes.io/cluster/{names[0]}": "owned",
+    }
+    assert config["clusterSecurityGroupId"] != clusters[1]["resourcesVpcConfig"]["clusterSecurityGroupId"]
+
+    for name, cluster in zip(names, clusters):
+        eks.delete_cluster(name=name)
+        with pytest.raises(ClientError) as err:
+            ec2.describe_security_groups(GroupIds=[cluster["resourcesVpcConfig"]["clusterSecurityGroupId"]])
+        assert err.value.response["Error"]["Code"] == "InvalidGroup.NotFound"
