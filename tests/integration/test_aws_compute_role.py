@@ -16,24 +16,18 @@ launched from (its aws:ec2launchtemplate:* tags, as on AWS).
 from __future__ import annotations
 
 import json
-import os
-import re
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-import boto3
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-VENV_BIN = ROOT / ".venv" / "bin"
-PLAYBOOK = "tests/integration/playbooks/aws_compute.yml"
-TWINCTL = ROOT / "twin" / "twinctl"
+import platform_harness
+from platform_harness import RoleRun as Run
+from platform_harness import free_port
+from platform_harness import play_role
 
-REGION = "us-west-2"
+PLAYBOOK = "tests/integration/playbooks/aws_compute.yml"
+
 AZS = ["us-west-2a", "us-west-2b"]
 PREFIX = "mlit"
 TRAINING = f"{PREFIX}-gpu-training"
@@ -51,35 +45,11 @@ FIND_TAGS = {"Project": "ml-platform", "Environment": "local", "ManagedBy": "ans
 TAGS = {**FIND_TAGS, "CostCenter": "AI-Research", "Owner": "ml-infra"}
 HOST_TAGS = {**TAGS, "Role": "gpu_training", "GpuType": "a10g"}
 
-RECAP_RE = re.compile(
-    r"^(?P<host>\S+)\s*:\s*ok=(?P<ok>\d+)\s+changed=(?P<changed>\d+)\s+unreachable=(?P<unreachable>\d+)"
-    r"\s+failed=(?P<failed>\d+)\s+skipped=(?P<skipped>\d+)\s+rescued=(?P<rescued>\d+)\s+ignored=(?P<ignored>\d+)",
-    re.MULTILINE,
-)
-
 # --------------------------------------------------------------------------- helpers
-
-
-@dataclass
-class Run:
-    rc: int
-    output: str
-    recap: dict[str, int]
-    outputs: dict | None
-    seconds: float
-
-    def explain(self) -> str:
-        return f"rc={self.rc} recap={self.recap} ({self.seconds:.1f}s)\n--- output (tail) ---\n{self.output[-8000:]}"
 
 
 def _tags(tag_list: list[dict] | None) -> dict[str, str]:
     return {t["Key"]: t["Value"] for t in tag_list or []}
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def assert_converged_run(run: Run) -> None:
@@ -87,22 +57,20 @@ def assert_converged_run(run: Run) -> None:
     assert run.recap and run.recap["failed"] == 0 and run.recap["unreachable"] == 0, run.explain()
 
 
-class Twin:
+class Twin(platform_harness.Twin):
     """The twin on a port of its own, its boto3 clients, the prerequisites, and playbook runs."""
 
     def __init__(self, port: int, workdir: Path):
-        self.url = f"http://127.0.0.1:{port}"
+        super().__init__(port, state_dir=workdir / "twin")
         self.workdir = workdir
-        self.env = {**os.environ, "TWIN_AWS_PORT": str(port), "TWIN_STATE_DIR": str(workdir / "twin")}
-        kwargs = dict(endpoint_url=self.url, region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing")
-        self.ec2 = boto3.client("ec2", **kwargs)
-        self.iam = boto3.client("iam", **kwargs)
-        self.asg = boto3.client("autoscaling", **kwargs)
+        self.ec2 = self.client("ec2")
+        self.iam = self.client("iam")
+        self.asg = self.client("autoscaling")
         self.prereqs: dict = {}
         self._runs = 0
 
     def twinctl(self, command: str) -> str:
-        proc = subprocess.run([str(TWINCTL), command], cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=60)
+        proc = self.ctl(command, timeout=60)
         assert proc.returncode == 0, f"twinctl {command}: {proc.stdout}{proc.stderr}"
         return proc.stdout
 
@@ -149,26 +117,7 @@ class Twin:
             "aws_compute_pool": {"desired": 1},
         }
         extra.update(overrides)
-        extra = {k: v for k, v in extra.items() if v is not None}
-        vars_file = self.workdir / f"extra-vars-{self._runs}.json"
-        vars_file.write_text(json.dumps(extra))
-
-        cmd = [str(VENV_BIN / "ansible-playbook"), PLAYBOOK, "-e", f"@{vars_file}"]
-        if check:
-            cmd.append("--check")
-        # Only the playbook's module_defaults may point the modules anywhere.
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ANSIBLE_"))}
-        env.update(ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", PATH=f"{VENV_BIN}:{env.get('PATH', '')}")
-        started = time.monotonic()
-        proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
-        seconds = time.monotonic() - started
-        output = proc.stdout + proc.stderr
-        (self.workdir / f"run-{self._runs}.log").write_text(output)
-        recaps = {
-            m["host"]: {k: int(v) for k, v in m.groupdict().items() if k != "host"} for m in RECAP_RE.finditer(output)
-        }
-        outputs = json.loads(outputs_file.read_text()) if outputs_file.exists() else None
-        return Run(proc.returncode, output, recaps.get("localhost", {}), outputs, seconds)
+        return play_role(PLAYBOOK, extra, self.workdir, self._runs, outputs_file, check=check, keep_log=True, tail=8000)
 
     # What exists, straight from the API ------------------------------------------
 
@@ -206,7 +155,7 @@ class Twin:
 @pytest.fixture(scope="module")
 def twin(tmp_path_factory) -> Iterator[Twin]:
     workdir = tmp_path_factory.mktemp("aws_compute")
-    t = Twin(_free_port(), workdir)
+    t = Twin(free_port(), workdir)
     t.twinctl("up")
     try:
         # ec2_vol_info reads every volume's SnapshotId, which AWS always returns ("" for a

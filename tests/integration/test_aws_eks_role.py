@@ -15,24 +15,20 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import re
-import socket
-import subprocess
-import time
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-import boto3
 import pytest
 import yaml
 
+import platform_harness
+from platform_harness import RoleRun as Run
+from platform_harness import free_port
+from platform_harness import play_role
+
 ROOT = Path(__file__).resolve().parents[2]
-VENV_BIN = ROOT / ".venv" / "bin"
 PLAYBOOK = "tests/integration/playbooks/aws_eks.yml"
-TWINCTL = ROOT / "twin" / "twinctl"
 
 REGION = "us-west-2"
 ACCOUNT = "123456789012"  # the twin's account
@@ -79,12 +75,6 @@ NODE_GROUPS = {
     },
 }
 
-RECAP_RE = re.compile(
-    r"^(?P<host>\S+)\s*:\s*ok=(?P<ok>\d+)\s+changed=(?P<changed>\d+)\s+unreachable=(?P<unreachable>\d+)"
-    r"\s+failed=(?P<failed>\d+)\s+skipped=(?P<skipped>\d+)\s+rescued=(?P<rescued>\d+)\s+ignored=(?P<ignored>\d+)",
-    re.MULTILINE,
-)
-
 
 def default_node_groups() -> list[dict]:
     """The role's aws_eks_node_groups default, to derive broken variants from."""
@@ -103,39 +93,14 @@ def with_group(name: str, **changes) -> list[dict]:
 # --------------------------------------------------------------------------- helpers
 
 
-@dataclass
-class Run:
-    rc: int
-    output: str
-    recap: dict[str, int]
-    outputs: dict | None
-    seconds: float
-
-    def explain(self) -> str:
-        return f"rc={self.rc} recap={self.recap} ({self.seconds:.1f}s)\n--- output (tail) ---\n{self.output[-6000:]}"
-
-
-class Twin:
+class Twin(platform_harness.Twin):
     """A twin on its own port, with the prerequisites the role is given."""
 
-    def __init__(self, url: str, workdir: Path):
-        self.url = url
+    def __init__(self, port: int, workdir: Path):
+        super().__init__(port, state_dir=workdir / "twin")
         self.workdir = workdir
         self.inputs: dict = {}
         self._runs = 0
-
-    def client(self, service: str):
-        return boto3.client(
-            service,
-            endpoint_url=self.url,
-            region_name=REGION,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
-
-    def requests(self) -> int:
-        with urllib.request.urlopen(f"{self.url}/_twin/stats", timeout=5) as response:
-            return int(json.loads(response.read())["requests"])
 
     def create_prerequisites(self) -> None:
         """What the network and IAM layers hand over: subnets, a security group, two roles."""
@@ -195,27 +160,7 @@ class Twin:
             "aws_eks_poll_interval": 1,
         }
         extra.update(overrides)
-        extra = {k: v for k, v in extra.items() if v is not None}
-        vars_file = self.workdir / f"extra-vars-{self._runs}.json"
-        vars_file.write_text(json.dumps(extra))
-
-        cmd = [str(VENV_BIN / "ansible-playbook"), PLAYBOOK, "-e", f"@{vars_file}"]
-        if check:
-            cmd.append("--check")
-        # Only the playbook's module_defaults may point the modules anywhere.
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ANSIBLE_"))}
-        env.update(ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", PATH=f"{VENV_BIN}:{env.get('PATH', '')}")
-        started = time.monotonic()
-        proc = subprocess.run(
-            cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL
-        )
-        seconds = time.monotonic() - started
-        output = proc.stdout + proc.stderr
-        recaps = {
-            m["host"]: {k: int(v) for k, v in m.groupdict().items() if k != "host"} for m in RECAP_RE.finditer(output)
-        }
-        outputs = json.loads(outputs_file.read_text()) if outputs_file.exists() else None
-        return Run(proc.returncode, output, recaps.get("localhost", {}), outputs, seconds)
+        return play_role(PLAYBOOK, extra, self.workdir, self._runs, outputs_file, check=check)
 
     # What exists, straight from the API -------------------------------------------
 
@@ -231,12 +176,6 @@ class Twin:
             if alias["AliasName"] == KMS_ALIAS and "TargetKeyId" in alias:
                 return kms.describe_key(KeyId=alias["TargetKeyId"])["KeyMetadata"]
         return None
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _tags(tag_list: list[dict], key: str = "Key", value: str = "Value") -> dict[str, str]:
@@ -270,17 +209,14 @@ def assert_says(run: Run, message: str) -> None:
 @pytest.fixture(scope="module")
 def twin(tmp_path_factory) -> Iterator[Twin]:
     workdir = tmp_path_factory.mktemp("aws_eks")
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(TWIN_AWS_PORT=str(port), TWIN_STATE_DIR=str(workdir / "twin"))
-    up = subprocess.run([str(TWINCTL), "up"], env=env, capture_output=True, text=True, timeout=60)
+    t = Twin(free_port(), workdir)
+    up = t.ctl("up", timeout=60)
     assert up.returncode == 0 and "started" in up.stdout, f"twinctl up failed: {up.stdout}{up.stderr}"
     try:
-        t = Twin(f"http://127.0.0.1:{port}", workdir)
         t.create_prerequisites()
         yield t
     finally:
-        subprocess.run([str(TWINCTL), "down"], env=env, capture_output=True, text=True, timeout=60)
+        t.ctl("down", timeout=60)
 
 
 @pytest.fixture(scope="module")

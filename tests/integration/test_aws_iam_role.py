@@ -1,8 +1,9 @@
-"""Integration tests of roles/aws_iam against a local moto server.
+"""Integration tests of roles/aws_iam against the twin's AWS emulator.
 
-Runs tests/integration/playbooks/aws_iam.yml with ansible-playbook from the project
-root and checks what it left in moto's IAM with boto3. Needs no network beyond
-loopback and no other part of the project (in particular not the twin).
+Starts a twin of its own (fixture own_twin in tests/conftest.py: twin/twinctl up on a free
+port, state in a temporary directory; the twin loads AWS managed IAM policies), runs
+tests/integration/playbooks/aws_iam.yml with ansible-playbook from the project root and
+checks what it left in IAM with boto3. Needs no network beyond loopback.
 
     .venv/bin/python -m pytest tests/integration/test_aws_iam_role.py -q -x
 """
@@ -10,22 +11,15 @@ loopback and no other part of the project (in particular not the twin).
 from __future__ import annotations
 
 import json
-import os
-import re
-import socket
-import subprocess
-import time
-import urllib.error
 import urllib.request
-from dataclasses import dataclass
-from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-VENV_BIN = ROOT / ".venv" / "bin"
+from platform_harness import RoleRun as Run
+from platform_harness import play_role
+
 PLAYBOOK = "tests/integration/playbooks/aws_iam.yml"
 
 ACCOUNT = "123456789012"  # moto's default account
@@ -146,26 +140,8 @@ INLINE = {
     },
 }
 
-RECAP_RE = re.compile(
-    r"^(?P<host>\S+)\s*:\s*ok=(?P<ok>\d+)\s+changed=(?P<changed>\d+)\s+unreachable=(?P<unreachable>\d+)"
-    r"\s+failed=(?P<failed>\d+)\s+skipped=(?P<skipped>\d+)\s+rescued=(?P<rescued>\d+)\s+ignored=(?P<ignored>\d+)",
-    re.MULTILINE,
-)
-
 
 # --------------------------------------------------------------------------- helpers
-
-
-@dataclass
-class Run:
-    rc: int
-    output: str
-    recap: dict[str, int]
-    outputs: dict | None
-    seconds: float
-
-    def explain(self) -> str:
-        return f"rc={self.rc} recap={self.recap} ({self.seconds:.1f}s)\n--- output (tail) ---\n{self.output[-6000:]}"
 
 
 class Moto:
@@ -203,25 +179,7 @@ class Moto:
             "aws_iam_find_tags": FIND_TAGS,
         }
         extra.update(overrides)
-        extra = {k: v for k, v in extra.items() if v is not None}
-        vars_file = self.workdir / f"extra-vars-{self._runs}.json"
-        vars_file.write_text(json.dumps(extra))
-
-        cmd = [str(VENV_BIN / "ansible-playbook"), PLAYBOOK, "-e", f"@{vars_file}"]
-        if check:
-            cmd.append("--check")
-        # Only the playbook's module_defaults may point the modules anywhere.
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ANSIBLE_"))}
-        env.update(ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", PATH=f"{VENV_BIN}:{env.get('PATH', '')}")
-        started = time.monotonic()
-        proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
-        seconds = time.monotonic() - started
-        output = proc.stdout + proc.stderr
-        recaps = {
-            m["host"]: {k: int(v) for k, v in m.groupdict().items() if k != "host"} for m in RECAP_RE.finditer(output)
-        }
-        outputs = json.loads(outputs_file.read_text()) if outputs_file.exists() else None
-        return Run(proc.returncode, output, recaps.get("localhost", {}), outputs, seconds)
+        return play_role(PLAYBOOK, extra, self.workdir, self._runs, outputs_file, check=check)
 
     # What exists, straight from the API ----------------------------------------
 
@@ -250,12 +208,6 @@ class Moto:
         )
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _as_set(value) -> set[str]:
     return {value} if isinstance(value, str) else set(value)
 
@@ -273,42 +225,8 @@ def assert_converged_run(run: Run) -> None:
 
 
 @pytest.fixture(scope="module")
-def moto(tmp_path_factory) -> Iterator[Moto]:
-    workdir = tmp_path_factory.mktemp("aws_iam")
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = (workdir / "moto.log").open("w")
-    env = {**os.environ, "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"}
-    proc = subprocess.Popen(
-        [str(VENV_BIN / "python"), "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"moto server exited with {proc.returncode}: {(workdir / 'moto.log').read_text()}")
-            try:
-                with urllib.request.urlopen(f"{url}/moto-api/", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("moto server did not answer within 60 s")
-            time.sleep(0.2)
-        yield Moto(url, workdir)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+def moto(own_twin, tmp_path_factory) -> Moto:
+    return Moto(own_twin.url, tmp_path_factory.mktemp("aws_iam"))
 
 
 @pytest.fixture

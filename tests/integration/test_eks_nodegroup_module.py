@@ -14,24 +14,17 @@ Run: cd /work/main && .venv/bin/python -m pytest tests/integration/test_eks_node
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
 import uuid
 
 import pytest
+
+import platform_harness
 
 boto3 = pytest.importorskip("boto3")
 pytest.importorskip("moto.server")
 
 from botocore.exceptions import ClientError  # noqa: E402
 
-REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-VENV_BIN = os.path.join(REPO_ROOT, ".venv", "bin")
-PYTHON = os.path.join(VENV_BIN, "python") if os.path.exists(os.path.join(VENV_BIN, "python")) else sys.executable
-ANSIBLE = os.path.join(VENV_BIN, "ansible")
-TWINCTL = os.path.join(REPO_ROOT, "twin", "twinctl")
 MODULE = "mlinfra.gpu_platform.eks_nodegroup"
 REGION = "us-west-2"
 GPU_TAINT = {"key": "nvidia.com/gpu", "value": "true", "effect": "NO_SCHEDULE"}
@@ -46,54 +39,14 @@ def _trust_policy(service: str) -> str:
     )
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _aws_env() -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",
-        AWS_DEFAULT_REGION=REGION,
-        ANSIBLE_CONFIG=os.path.join(REPO_ROOT, "ansible.cfg"),
-        ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
-        ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
-        ANSIBLE_NOCOLOR="1",
-    )
-    return env
-
-
-def _twinctl(command: str, port: int, state_dir) -> subprocess.CompletedProcess:
-    env = dict(_aws_env(), TWIN_AWS_PORT=str(port), TWIN_STATE_DIR=str(state_dir), TWIN_PYTHON=PYTHON)
-    return subprocess.run([TWINCTL, command], env=env, capture_output=True, text=True, timeout=90)
+@pytest.fixture(scope="module")
+def endpoint(own_twin):
+    return own_twin.url
 
 
 @pytest.fixture(scope="module")
-def endpoint(tmp_path_factory):
-    port = _free_port()
-    state_dir = tmp_path_factory.mktemp("twin-eks-nodegroup")
-    up = _twinctl("up", port, state_dir)
-    if up.returncode != 0 or "started" not in up.stdout:
-        pytest.fail(f"twin/twinctl up failed (rc={up.returncode}):\n{up.stdout}\n{up.stderr}")
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        down = _twinctl("down", port, state_dir)
-        assert down.returncode == 0, down.stdout + down.stderr
-
-
-@pytest.fixture(scope="module")
-def aws(endpoint):
-    kwargs = dict(
-        endpoint_url=endpoint,
-        region_name=REGION,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-    clients = {name: boto3.client(name, **kwargs) for name in ("ec2", "iam", "eks")}
+def aws(own_twin):
+    clients = {name: own_twin.client(name) for name in ("ec2", "iam", "eks")}
     ec2, iam = clients["ec2"], clients["iam"]
     vpc = ec2.create_vpc(CidrBlock="10.61.0.0/16")["Vpc"]["VpcId"]
     clients["subnets"] = [
@@ -116,21 +69,7 @@ def aws(endpoint):
     return clients
 
 
-def run_module(endpoint, args, check=False, diff=False):
-    """Run the module with the ansible ad-hoc CLI; returns the host result dict."""
-    cmd = [ANSIBLE, "localhost", "-m", MODULE, "-a", json.dumps(dict(args, endpoint_url=endpoint))]
-    if check:
-        cmd.append("--check")
-    if diff:
-        cmd.append("--diff")
-    proc = subprocess.run(cmd, cwd=REPO_ROOT, env=_aws_env(), capture_output=True, text=True, timeout=180)
-    try:
-        # raw_decode: aggregate callbacks enabled in ansible.cfg (profile_tasks) may print after the JSON
-        output, _end = json.JSONDecoder().raw_decode(proc.stdout[proc.stdout.index("{") :])
-        result = output["plays"][0]["tasks"][0]["hosts"]["localhost"]
-    except (ValueError, KeyError, IndexError):
-        pytest.fail(f"unparsable ansible output (rc={proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
-    return result
+run_module = platform_harness.module_runner(MODULE)
 
 
 def assert_ok(result):

@@ -1,9 +1,10 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Functional check of mlinfra.gpu_platform.ec2_vpc_flow_log against a local moto server.
+"""Functional check of mlinfra.gpu_platform.ec2_vpc_flow_log against the twin's AWS emulator.
 
-Starts its own ``python -m moto.server`` on a free loopback port (it does not use twin/), creates
-the VPC, log group and IAM role with boto3, runs the module through the ``ansible`` ad-hoc CLI from
-the repository root and reads the state back with boto3 after every step.
+Starts the twin (``twin/twinctl up``, fixture own_twin in tests/conftest.py) on a free loopback
+port with its state in a temporary directory, creates the VPC, log group and IAM role with boto3,
+runs the module through the ``ansible`` ad-hoc CLI from the repository root and reads the state
+back with boto3 after every step.
 
 Run: cd /work/main && .venv/bin/python -m pytest tests/integration/test_flow_log_module.py -q
 """
@@ -11,25 +12,15 @@ Run: cd /work/main && .venv/bin/python -m pytest tests/integration/test_flow_log
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 
 import pytest
+
+import platform_harness
 
 boto3 = pytest.importorskip("boto3")
 pytest.importorskip("moto.server")
 
-REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-VENV_BIN = os.path.join(REPO_ROOT, ".venv", "bin")
-PYTHON = os.path.join(VENV_BIN, "python") if os.path.exists(os.path.join(VENV_BIN, "python")) else sys.executable
-ANSIBLE = os.path.join(VENV_BIN, "ansible")
 MODULE = "mlinfra.gpu_platform.ec2_vpc_flow_log"
-REGION = "us-west-2"
 
 TRUST_POLICY = json.dumps(
     {
@@ -45,69 +36,14 @@ TRUST_POLICY = json.dumps(
 )
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _aws_env() -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",
-        AWS_DEFAULT_REGION=REGION,
-        ANSIBLE_CONFIG=os.path.join(REPO_ROOT, "ansible.cfg"),
-        ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
-        ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
-        ANSIBLE_NOCOLOR="1",
-    )
-    return env
+@pytest.fixture(scope="module")
+def endpoint(own_twin):
+    return own_twin.url
 
 
 @pytest.fixture(scope="module")
-def endpoint(tmp_path_factory):
-    port = _free_port()
-    log_path = tmp_path_factory.mktemp("moto") / "moto_server.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [PYTHON, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=_aws_env(),
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"moto server exited with {proc.returncode}: {log_path.read_text()}")
-            try:
-                with urllib.request.urlopen(f"{url}/moto-api/", timeout=2):
-                    break
-            except (urllib.error.URLError, ConnectionError, OSError):
-                if time.monotonic() > deadline:
-                    pytest.fail(f"moto server did not answer on {url}: {log_path.read_text()}")
-                time.sleep(0.2)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=15)
-
-
-@pytest.fixture(scope="module")
-def aws(endpoint):
-    kwargs = dict(
-        endpoint_url=endpoint,
-        region_name=REGION,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-    clients = {name: boto3.client(name, **kwargs) for name in ("ec2", "logs", "iam")}
+def aws(own_twin):
+    clients = {name: own_twin.client(name) for name in ("ec2", "logs", "iam")}
     role = clients["iam"].create_role(RoleName="vpc-flow-logs", AssumeRolePolicyDocument=TRUST_POLICY)["Role"]["Arn"]
     role2 = clients["iam"].create_role(RoleName="vpc-flow-logs-2", AssumeRolePolicyDocument=TRUST_POLICY)["Role"]["Arn"]
     clients["role"] = role
@@ -132,21 +68,7 @@ def tags_of(flow_log):
     return {t["Key"]: t["Value"] for t in flow_log.get("Tags") or []}
 
 
-def run_module(endpoint, args, check=False, diff=False):
-    """Run the module with the ansible ad-hoc CLI; returns the host result dict."""
-    cmd = [ANSIBLE, "localhost", "-m", MODULE, "-a", json.dumps(dict(args, endpoint_url=endpoint))]
-    if check:
-        cmd.append("--check")
-    if diff:
-        cmd.append("--diff")
-    proc = subprocess.run(cmd, cwd=REPO_ROOT, env=_aws_env(), capture_output=True, text=True, timeout=180)
-    try:
-        # raw_decode: aggregate callbacks enabled in ansible.cfg (profile_tasks) may print after the JSON
-        output, _end = json.JSONDecoder().raw_decode(proc.stdout[proc.stdout.index("{") :])
-        result = output["plays"][0]["tasks"][0]["hosts"]["localhost"]
-    except (ValueError, KeyError, IndexError):
-        pytest.fail(f"unparsable ansible output (rc={proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
-    return result
+run_module = platform_harness.module_runner(MODULE)
 
 
 def assert_ok(result):

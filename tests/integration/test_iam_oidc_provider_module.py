@@ -15,14 +15,12 @@ Run: cd /work/main && .venv/bin/python -m pytest tests/integration/test_iam_oidc
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
 import urllib.request
 import uuid
 
 import pytest
+
+import platform_harness
 
 boto3 = pytest.importorskip("boto3")
 pytest.importorskip("moto.server")
@@ -31,13 +29,7 @@ from botocore.config import Config  # noqa: E402
 from botocore.exceptions import ClientError  # noqa: E402
 from botocore.parsers import ResponseParserError  # noqa: E402
 
-REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-VENV_BIN = os.path.join(REPO_ROOT, ".venv", "bin")
-PYTHON = os.path.join(VENV_BIN, "python") if os.path.exists(os.path.join(VENV_BIN, "python")) else sys.executable
-ANSIBLE = os.path.join(VENV_BIN, "ansible")
-TWINCTL = os.path.join(REPO_ROOT, "twin", "twinctl")
 MODULE = "mlinfra.gpu_platform.iam_oidc_provider"
-REGION = "us-west-2"
 ISSUER_PREFIX = "https://oidc.eks.us-west-2.amazonaws.com/id/"
 TP1 = "9e99a48a9960b14926bb7f3b02e22da2b0ab7280"
 TP2 = "6938fd4d98bab03faadb97b34396831e3780aea1"
@@ -45,54 +37,14 @@ TP3 = "a031c46782e6e6c662c2c87c76da9aa62ccabd8e"
 STS = "sts.amazonaws.com"
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _aws_env() -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",
-        AWS_DEFAULT_REGION=REGION,
-        ANSIBLE_CONFIG=os.path.join(REPO_ROOT, "ansible.cfg"),
-        ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
-        ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
-        ANSIBLE_NOCOLOR="1",
-    )
-    return env
-
-
-def _twinctl(*args: str, port: int, state_dir: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, TWIN_AWS_PORT=str(port), TWIN_STATE_DIR=state_dir, TWIN_PYTHON=PYTHON)
-    return subprocess.run([TWINCTL, *args], env=env, capture_output=True, text=True, timeout=90)
+@pytest.fixture(scope="module")
+def endpoint(own_twin):
+    return own_twin.url
 
 
 @pytest.fixture(scope="module")
-def endpoint(tmp_path_factory):
-    port = _free_port()
-    state_dir = str(tmp_path_factory.mktemp("twin-state"))
-    up = _twinctl("up", port=port, state_dir=state_dir)
-    assert up.returncode == 0 and "started" in up.stdout, up.stdout + up.stderr
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        down = _twinctl("down", port=port, state_dir=state_dir)
-        assert down.returncode == 0, down.stdout + down.stderr
-
-
-@pytest.fixture(scope="module")
-def iam(endpoint):
-    return boto3.client(
-        "iam",
-        endpoint_url=endpoint,
-        region_name=REGION,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        config=Config(retries={"max_attempts": 1}),
-    )
+def iam(own_twin):
+    return own_twin.client("iam", config=Config(retries={"max_attempts": 1}))
 
 
 @pytest.fixture
@@ -131,21 +83,7 @@ def iam_requests(endpoint) -> int:
         return json.loads(resp.read().decode())["by_service"].get("iam", 0)
 
 
-def run_module(endpoint, args, check=False, diff=False):
-    """Run the module with the ansible ad-hoc CLI; returns the host result dict."""
-    cmd = [ANSIBLE, "localhost", "-m", MODULE, "-a", json.dumps(dict(args, endpoint_url=endpoint))]
-    if check:
-        cmd.append("--check")
-    if diff:
-        cmd.append("--diff")
-    proc = subprocess.run(cmd, cwd=REPO_ROOT, env=_aws_env(), capture_output=True, text=True, timeout=180)
-    try:
-        # raw_decode: aggregate callbacks enabled in ansible.cfg (profile_tasks) may print after the JSON
-        output, _end = json.JSONDecoder().raw_decode(proc.stdout[proc.stdout.index("{") :])
-        result = output["plays"][0]["tasks"][0]["hosts"]["localhost"]
-    except (ValueError, KeyError, IndexError):
-        pytest.fail(f"unparsable ansible output (rc={proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
-    return result
+run_module = platform_harness.module_runner(MODULE)
 
 
 def assert_ok(result):

@@ -422,7 +422,8 @@ def test_gpu_training_launch_template(provisioned):
     data = ec2.describe_launch_template_versions(LaunchTemplateId=lt["LaunchTemplateId"], Versions=["$Latest"])[
         "LaunchTemplateVersions"][0]["LaunchTemplateData"]
     assert data["InstanceType"] == "g5.xlarge"
-    assert data["IamInstanceProfile"]["Name"] == f"{PREFIX}-training"
+    profile = data["IamInstanceProfile"]
+    assert profile.get("Name") == f"{PREFIX}-training" or profile["Arn"].endswith(f":instance-profile/{PREFIX}-training")
     assert data["MetadataOptions"]["HttpTokens"] == "required"
     # moto launches spot requests as on-demand instances: the request sent is what can be checked.
     assert data["InstanceMarketOptions"]["MarketType"] == "spot"
@@ -443,7 +444,8 @@ def test_gpu_training_instances(provisioned, vpc):
         tags = tags_dict(inst["Tags"])
         assert tags["Role"] == "gpu_training" and tags["GpuType"] == "a10g"
         assert tags | IDENTITY | COST == tags
-        assert inst["MetadataOptions"]["HttpTokens"] == "required"
+        # IMDSv2: moto does not copy a template's MetadataOptions onto the instance (AWS does);
+        # test_gpu_training_launch_template asserts the request.
         assert inst["IamInstanceProfile"]["Arn"].endswith(f"instance-profile/{PREFIX}-training")
         volumes = ec2.describe_volumes(Filters=[{"Name": "attachment.instance-id", "Values": [inst["InstanceId"]]}])["Volumes"]
         data = [v for v in volumes if v["Attachments"][0]["Device"] == "/dev/sdf"]

@@ -70,7 +70,7 @@ def test_bad_input_is_rejected_before_any_api_call(twin, case):
     run = run_playbook("site.yml", *args)
     assert run.rc != 0
     assert message in " ".join(run.output.split()), run.output[-2000:]
-    assert re.search(r"mlinfra\.gpu_platform\.(platform|aws_eks) : Validat", run.output), "failed in validation"
+    assert re.search(r"mlinfra\.gpu_platform\.(platform|aws_eks) : (Validat|Require)", run.output), "failed in validation"
     assert run.seconds < 30
     assert twin.requests() == before, "no request reached the twin"
 

@@ -6,15 +6,13 @@ from __future__ import annotations
 import datetime
 from unittest.mock import ANY
 from unittest.mock import MagicMock
-from unittest.mock import patch
 
 import botocore.exceptions
 import pytest
 
-from ansible.module_utils.testing import patch_module_args
-
-from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
 from ansible_collections.mlinfra.gpu_platform.plugins.modules import ec2_vpc_flow_log
+
+import module_harness
 
 VPC = "vpc-0123456789abcdef0"
 GROUP = "/vpc/flow-logs/main"
@@ -28,31 +26,10 @@ DEFAULT_FORMAT = "${version} ${account-id} ${interface-id} ${srcaddr} ${dstaddr}
 WRITE_CALLS = ("create_flow_logs", "delete_flow_logs", "create_tags", "delete_tags")
 
 
-class ExitJson(Exception):
-    def __init__(self, kwargs):
-        super().__init__(kwargs.get("msg", "exit_json"))
-        self.result = kwargs
-
-
-class FailJson(Exception):
-    def __init__(self, kwargs):
-        super().__init__(kwargs.get("msg", "fail_json"))
-        self.result = kwargs
-
-
-def _exit_json(self, **kwargs):
-    kwargs.setdefault("changed", False)
-    raise ExitJson(kwargs)
-
-
-def _fail_json(self, **kwargs):
-    kwargs["failed"] = True
-    raise FailJson(kwargs)
-
 
 @pytest.fixture(autouse=True)
 def _no_sleep(monkeypatch):
-    monkeypatch.setattr(ec2_vpc_flow_log.time, "sleep", lambda _s: None)
+    module_harness.no_sleep(monkeypatch, ec2_vpc_flow_log)
 
 
 @pytest.fixture
@@ -121,34 +98,11 @@ def describe_by_call(by_resource, by_id=None):
 def run_module(client, args, check_mode=False, diff=True):
     """Run main() with `args`; returns (result dict, failed flag)."""
     module_args = dict(args)
-    module_args["_ansible_check_mode"] = check_mode
-    module_args["_ansible_diff"] = diff
-    seen_decorators = []
-
-    def _client(self, service, retry_decorator=None, **kwargs):
-        assert service == "ec2"
-        seen_decorators.append(retry_decorator)
-        return RetryingBotoClientWrapper(client, retry_decorator)
-
-    with patch_module_args(module_args), patch.multiple(
-        "ansible.module_utils.basic.AnsibleModule", exit_json=_exit_json, fail_json=_fail_json
-    ), patch.object(ec2_vpc_flow_log.AnsibleAWSModule, "client", _client):
-        try:
-            ec2_vpc_flow_log.main()
-        except ExitJson as e:
-            result, failed = e.result, False
-        except FailJson as e:
-            result, failed = e.result, True
-        else:  # pragma: no cover
-            raise AssertionError("module neither exited nor failed")
-    # Every run that got as far as connecting must have asked for a retrying client.
-    assert all(d is not None for d in seen_decorators)
-    return result, failed
+    return module_harness.run_module(ec2_vpc_flow_log, "ec2", client, module_args, check_mode, diff)
 
 
 def assert_no_writes(client):
-    for name in WRITE_CALLS:
-        getattr(client, name).assert_not_called()
+    module_harness.assert_no_writes(client, WRITE_CALLS)
 
 
 CWL_ARGS = {"resource_id": VPC, "log_group_name": GROUP, "deliver_logs_permission_arn": ROLE}

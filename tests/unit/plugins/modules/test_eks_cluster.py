@@ -7,15 +7,13 @@ import copy
 import datetime
 from unittest.mock import ANY
 from unittest.mock import MagicMock
-from unittest.mock import patch
 
 import botocore.exceptions
 import pytest
 
-from ansible.module_utils.testing import patch_module_args
-
-from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
 from ansible_collections.mlinfra.gpu_platform.plugins.modules import eks_cluster
+
+import module_harness
 
 NAME = "ml-platform-test-eks"
 ARN = f"arn:aws:eks:us-west-2:123456789012:cluster/{NAME}"
@@ -40,31 +38,10 @@ WRITE_CALLS = (
 )
 
 
-class ExitJson(Exception):
-    def __init__(self, kwargs):
-        super().__init__(kwargs.get("msg", "exit_json"))
-        self.result = kwargs
-
-
-class FailJson(Exception):
-    def __init__(self, kwargs):
-        super().__init__(kwargs.get("msg", "fail_json"))
-        self.result = kwargs
-
-
-def _exit_json(self, **kwargs):
-    kwargs.setdefault("changed", False)
-    raise ExitJson(kwargs)
-
-
-def _fail_json(self, **kwargs):
-    kwargs["failed"] = True
-    raise FailJson(kwargs)
-
 
 @pytest.fixture(autouse=True)
 def _no_sleep(monkeypatch):
-    monkeypatch.setattr(eks_cluster.time, "sleep", lambda _s: None)
+    module_harness.no_sleep(monkeypatch, eks_cluster)
 
 
 def not_found(operation="DescribeCluster"):
@@ -159,33 +136,11 @@ def run_module(client, args, check_mode=False, diff=True):
     """Run main() with `args`; returns (result dict, failed flag)."""
     module_args = dict(args)
     module_args.setdefault("name", NAME)
-    module_args["_ansible_check_mode"] = check_mode
-    module_args["_ansible_diff"] = diff
-    seen_decorators = []
-
-    def _client(self, service, retry_decorator=None, **kwargs):
-        assert service == "eks"
-        seen_decorators.append(retry_decorator)
-        return RetryingBotoClientWrapper(client, retry_decorator)
-
-    with patch_module_args(module_args), patch.multiple(
-        "ansible.module_utils.basic.AnsibleModule", exit_json=_exit_json, fail_json=_fail_json
-    ), patch.object(eks_cluster.AnsibleAWSModule, "client", _client):
-        try:
-            eks_cluster.main()
-        except ExitJson as e:
-            result, failed = e.result, False
-        except FailJson as e:
-            result, failed = e.result, True
-        else:  # pragma: no cover
-            raise AssertionError("module neither exited nor failed")
-    assert all(d is not None for d in seen_decorators)
-    return result, failed
+    return module_harness.run_module(eks_cluster, "eks", client, module_args, check_mode, diff)
 
 
 def assert_no_writes(client):
-    for name in WRITE_CALLS:
-        getattr(client, name).assert_not_called()
+    module_harness.assert_no_writes(client, WRITE_CALLS)
 
 
 def update_calls(client):
