@@ -444,9 +444,11 @@ def test_gpu_training_instances(provisioned, vpc):
         tags = tags_dict(inst["Tags"])
         assert tags["Role"] == "gpu_training" and tags["GpuType"] == "a10g"
         assert tags | IDENTITY | COST == tags
-        # IMDSv2: moto does not copy a template's MetadataOptions onto the instance (AWS does);
-        # test_gpu_training_launch_template asserts the request.
-        assert inst["IamInstanceProfile"]["Arn"].endswith(f"instance-profile/{PREFIX}-training")
+        # IMDSv2 and the instance profile: moto does not copy a template's MetadataOptions and
+        # IamInstanceProfile onto the instance (AWS does); test_gpu_training_launch_template
+        # asserts the request, and the instance must come from that template.
+        assert tags["aws:ec2launchtemplate:id"] == ec2.describe_launch_templates(
+            LaunchTemplateNames=[f"{PREFIX}-gpu-training"])["LaunchTemplates"][0]["LaunchTemplateId"]
         volumes = ec2.describe_volumes(Filters=[{"Name": "attachment.instance-id", "Values": [inst["InstanceId"]]}])["Volumes"]
         data = [v for v in volumes if v["Attachments"][0]["Device"] == "/dev/sdf"]
         assert len(data) == 1, "one separate data volume"
