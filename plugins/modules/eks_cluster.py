@@ -353,14 +353,12 @@ updates:
 
 import copy
 import ipaddress
-import re
 import time
 import uuid
 from typing import Any
 from typing import Dict
 from typing import List
 from typing import Optional
-from typing import Tuple
 
 try:
     import botocore
@@ -374,8 +372,10 @@ from ansible_collections.amazon.aws.plugins.module_utils.botocore import normali
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
+from ansible_collections.mlinfra.gpu_platform.plugins.module_utils.eks import NOT_FOUND
+from ansible_collections.mlinfra.gpu_platform.plugins.module_utils.eks import describe_cluster
+from ansible_collections.mlinfra.gpu_platform.plugins.module_utils.eks import parse_version
 
-NOT_FOUND = "ResourceNotFoundException"
 LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 # AWS moves the authentication mode only left to right.
 AUTHENTICATION_MODES = ("CONFIG_MAP", "API_AND_CONFIG_MAP", "API")
@@ -406,14 +406,6 @@ UPDATE_POLL_DELAY = 10
 # ---------------------------------------------------------------------------
 # Helpers
 # ---------------------------------------------------------------------------
-
-
-def parse_version(version: Optional[str]) -> Optional[Tuple[int, int]]:
-    """(major, minor) of a "major.minor" Kubernetes version, None if it is not one."""
-    match = re.fullmatch(r"(\d+)\.(\d+)", str(version or "").strip())
-    if not match:
-        return None
-    return int(match.group(1)), int(match.group(2))
 
 
 def enabled_log_types(logging_config: Optional[Dict[str, Any]]) -> List[str]:
@@ -540,18 +532,6 @@ def apply_settings(cluster: Dict[str, Any], settings: Dict[str, Any]) -> Dict[st
 # ---------------------------------------------------------------------------
 # API wrappers
 # ---------------------------------------------------------------------------
-
-
-def describe_cluster(client, module, name: str) -> Optional[Dict[str, Any]]:
-    try:
-        return client.describe_cluster(aws_retry=True, name=name)["cluster"]
-    except is_boto3_error_code(NOT_FOUND):
-        return None
-    except (
-        botocore.exceptions.ClientError,
-        botocore.exceptions.BotoCoreError,
-    ) as e:  # pylint: disable=duplicate-except
-        module.fail_json_aws(e, msg=f"Failed to describe EKS cluster {name}")
 
 
 def list_all(client, module, method: str, key: str, name: str) -> List[str]:

@@ -458,8 +458,10 @@ from ansible_collections.amazon.aws.plugins.module_utils.botocore import normali
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
+from ansible_collections.mlinfra.gpu_platform.plugins.module_utils.eks import NOT_FOUND
+from ansible_collections.mlinfra.gpu_platform.plugins.module_utils.eks import describe_cluster
+from ansible_collections.mlinfra.gpu_platform.plugins.module_utils.eks import parse_version
 
-NOT_FOUND = "ResourceNotFoundException"
 
 # The AMITypes enum of botocore 1.44.5's EKS service model. The enum of the botocore installed on
 # the managed host is added at run time (ami_types()), so newer AMI types are accepted too.
@@ -537,14 +539,6 @@ UPDATE_POLL_DELAY = 10
 # ---------------------------------------------------------------------------
 # Helpers
 # ---------------------------------------------------------------------------
-
-
-def parse_version(version: Optional[str]) -> Optional[Tuple[int, int]]:
-    """(major, minor) of a "major.minor" Kubernetes version, None if it is not one."""
-    match = re.fullmatch(r"(\d+)\.(\d+)", str(version or "").strip())
-    if not match:
-        return None
-    return int(match.group(1)), int(match.group(2))
 
 
 def ami_types() -> Set[str]:
@@ -777,18 +771,6 @@ def describe_nodegroup(client, module, cluster_name: str, name: str, **extra_fai
         module.fail_json_aws(e, msg=f"Failed to describe EKS node group {name} of cluster {cluster_name}", **extra_fail)
 
 
-def describe_cluster(client, module, name: str) -> Optional[Dict[str, Any]]:
-    try:
-        return client.describe_cluster(aws_retry=True, name=name)["cluster"]
-    except is_boto3_error_code(NOT_FOUND):
-        return None
-    except (
-        botocore.exceptions.ClientError,
-        botocore.exceptions.BotoCoreError,
-    ) as e:  # pylint: disable=duplicate-except
-        module.fail_json_aws(e, msg=f"Failed to describe EKS cluster {name}", updates=[])
-
-
 def wait_for_nodegroup(client, module, waiter_name: str, **extra_fail) -> None:
     """botocore's nodegroup_active / nodegroup_deleted waiter, bounded by wait_timeout."""
     p = module.params
@@ -929,7 +911,7 @@ def ensure_created(client, module) -> Dict[str, Any]:
             " required to create it",
             updates=[],
         )
-    cluster = describe_cluster(client, module, cluster_name)
+    cluster = describe_cluster(client, module, cluster_name, updates=[])
     if cluster is None:
         module.fail_json(
             msg=f"EKS cluster {cluster_name} does not exist; create it before its node group {name}", updates=[]
