@@ -49,8 +49,8 @@ TRUSTED_SERVICE = {
     "eks_node": "ec2.amazonaws.com",
 }
 MANAGED = {
-    "training": set(),
-    "inference": set(),
+    "training": {"arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"},
+    "inference": {"arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"},
     "eks_cluster": {"arn:aws:iam::aws:policy/AmazonEKSClusterPolicy"},
     "eks_node": {
         "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy",

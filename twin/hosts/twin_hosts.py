@@ -9,6 +9,7 @@ mapped into the container under the device name the instance declares (as a Xen
 instance shows it: /dev/sdf appears as /dev/xvdf).
 
     twin_hosts.py sync    make the containers match the running instances (idempotent)
+    twin_hosts.py prune   only remove what no running instance needs (teardown)
     twin_hosts.py down    remove every twin container and detach every twin loop device
     twin_hosts.py status  list containers and volumes
 
@@ -22,11 +23,13 @@ import argparse
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 LABEL = "mlinfra.twin.host"
+SCOPE = "mlinfra.twin.endpoint"
 PREFIX = "twin-"
 ROOT = Path(__file__).resolve().parents[2]
 STATE_DIR = Path(os.environ.get("TWIN_STATE_DIR", ROOT / ".twin"))
@@ -76,8 +79,11 @@ def data_volumes(instance):
     return sorted(found)
 
 
-def twin_containers():
-    out = run("podman", "ps", "-a", "--filter", f"label={LABEL}", "--format", "json")
+def twin_containers(endpoint):
+    """This twin's containers: several twins (the demo's, a test's) may run side by side."""
+    if shutil.which("podman") is None:
+        return {}
+    out = run("podman", "ps", "-a", "--filter", f"label={LABEL}", "--filter", f"label={SCOPE}={endpoint}", "--format", "json")
     return {c["Names"][0]: c for c in json.loads(out or "[]")}
 
 
@@ -102,10 +108,11 @@ def detach_loop(path):
     return dev
 
 
-def create_container(name, instance, devices):
+def create_container(name, instance, devices, endpoint):
     args = [
         "podman", "run", "-d", "--name", name, "--hostname", instance["InstanceId"],
         "--label", f"{LABEL}={instance['InstanceId']}",
+        "--label", f"{SCOPE}={endpoint}",
         "--label", f"mlinfra.twin.env={tag(instance, 'Environment')}",
         # mount(8) needs SYS_ADMIN; never --privileged, which would hand over the machine's whole /dev.
         "--cap-add", "SYS_ADMIN",
@@ -123,13 +130,13 @@ def tag(instance, key):
     return next((t["Value"] for t in instance.get("Tags", []) if t["Key"] == key), "")
 
 
-def sync(args):
+def sync(args, create=True):
     ec2 = ec2_client(args.endpoint, args.region)
-    if subprocess.run(["podman", "image", "exists", IMAGE]).returncode != 0:
+    if create and subprocess.run(["podman", "image", "exists", IMAGE]).returncode != 0:
         raise SystemExit(f"twin hosts: image {IMAGE} is missing: run twin/hosts/build-image.sh")
     instances = {i["InstanceId"]: i for i in running_instances(ec2, args.managed_by)}
     volumes = {v["VolumeId"]: v for page in ec2.get_paginator("describe_volumes").paginate() for v in page["Volumes"]}
-    existing = twin_containers()
+    existing = twin_containers(args.endpoint)
     created, removed, hosts = [], [], []
 
     for name, info in existing.items():
@@ -138,7 +145,7 @@ def sync(args):
             run("podman", "rm", "-f", "-t", "2", name)
             removed.append(name)
 
-    for iid, instance in sorted(instances.items()):
+    for iid, instance in sorted(instances.items()) if create else []:
         name = PREFIX + iid
         devices = [(inner, attach_loop(vol, volumes[vol]["Size"])) for inner, vol in data_volumes(instance) if vol in volumes]
         if name in existing and name not in removed:
@@ -146,7 +153,7 @@ def sync(args):
                 run("podman", "start", name)
                 created.append(name)
         else:
-            create_container(name, instance, devices)
+            create_container(name, instance, devices, args.endpoint)
             created.append(name)
         hosts.append({"name": name, "instance_id": iid, "devices": dict(devices)})
 
@@ -162,9 +169,9 @@ def sync(args):
     return {"changed": bool(created or removed), "created": created, "removed": removed, "hosts": hosts}
 
 
-def down(_args):
+def down(args):
     removed = []
-    for name in twin_containers():
+    for name in twin_containers(args.endpoint):
         run("podman", "rm", "-f", "-t", "2", name)
         removed.append(name)
     for path in sorted(VOLUME_DIR.glob("vol-*.img")) if VOLUME_DIR.is_dir() else []:
@@ -173,8 +180,8 @@ def down(_args):
     return {"changed": bool(removed), "removed": removed}
 
 
-def status(_args):
-    containers = twin_containers()
+def status(args):
+    containers = twin_containers(args.endpoint)
     files = sorted(VOLUME_DIR.glob("vol-*.img")) if VOLUME_DIR.is_dir() else []
     return {
         "changed": False,
@@ -185,12 +192,13 @@ def status(_args):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=["sync", "down", "status"])
+    parser.add_argument("command", choices=["sync", "prune", "down", "status"])
     parser.add_argument("--endpoint", default=os.environ.get("TWIN_AWS_ENDPOINT", "http://127.0.0.1:%s" % os.environ.get("TWIN_AWS_PORT", "5000")))
     parser.add_argument("--region", default=os.environ.get("AWS_REGION", "us-west-2"))
     parser.add_argument("--managed-by", default="ansible-mlinfra")
     args = parser.parse_args()
-    result = {"sync": sync, "down": down, "status": status}[args.command](args)
+    commands = {"sync": sync, "prune": lambda a: sync(a, create=False), "down": down, "status": status}
+    result = commands[args.command](args)
     json.dump(result, sys.stdout, indent=1, sort_keys=True)
     print()
 
