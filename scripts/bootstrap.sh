@@ -49,6 +49,11 @@ if [ ! -e "$stamp" ]; then
   touch "$stamp"
 fi
 
+# The twin's GPU hosts are podman containers (--twin and --dev run the twin).
+if [ "$req" != requirements.txt ]; then
+  scripts/twin-host-tools.sh
+fi
+
 # This repository is the collection: make it importable as mlinfra.gpu_platform.
 mkdir -p .collections/ansible_collections/mlinfra
 link=.collections/ansible_collections/mlinfra/gpu_platform

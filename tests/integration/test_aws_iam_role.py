@@ -463,6 +463,8 @@ class TestAbsent:
         moto.iam.remove_role_from_instance_profile(InstanceProfileName=PROFILE_NAMES["inference"], RoleName=role)
         for policy_name in moto.iam.list_role_policies(RoleName=role)["PolicyNames"]:
             moto.iam.delete_role_policy(RoleName=role, PolicyName=policy_name)
+        for policy in moto.iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]:
+            moto.iam.detach_role_policy(RoleName=role, PolicyArn=policy["PolicyArn"])
         moto.iam.delete_role(RoleName=role)
 
         run = moto.play(aws_iam_state="absent")

@@ -7,10 +7,14 @@ plan on an empty account, provision, read back, re-run, plan again, tear down.
 from __future__ import annotations
 
 import json
+import subprocess
+import uuid
+from pathlib import Path
 
 import botocore.exceptions
 import pytest
 
+from platform_harness import REPO
 from platform_harness import tags_dict
 
 PREFIX = "ml-platform-local"
@@ -477,13 +481,80 @@ def test_gpu_pool_and_schedule(provisioned, vpc):
     assert down["DesiredCapacity"] == 0 and down["TimeZone"] == "UTC"
 
 
+# --- GPU hosts: the containers standing in for the instances -----------------------------
+
+def in_host(instance_id: str, *cmd: str) -> subprocess.CompletedProcess:
+    """Run a command inside the container that backs an instance."""
+    return subprocess.run(["podman", "exec", f"twin-{instance_id}", *cmd], capture_output=True, text=True, check=False)
+
+
+def twin_containers(twin) -> dict:
+    out = subprocess.run(["podman", "ps", "-a", "--filter", f"label=mlinfra.twin.endpoint={twin.url}",
+                          "--format", "json"], capture_output=True, text=True, check=True).stdout
+    return {c["Names"][0]: c for c in json.loads(out or "[]")}
+
+
+def running_instance_ids(twin) -> set:
+    filters = [{"Name": f"tag:{k}", "Values": [v]} for k, v in IDENTITY.items()] + [
+        {"Name": "instance-state-name", "Values": ["running"]}]
+    return {i["InstanceId"] for r in twin.client("ec2").describe_instances(Filters=filters)["Reservations"]
+            for i in r["Instances"]}
+
+
+def data_volume_fs(instance_id: str) -> dict:
+    probe = in_host(instance_id, "blkid", "-p", "-o", "export", "/dev/xvdf")
+    assert probe.returncode == 0, probe.stderr
+    return dict(line.split("=", 1) for line in probe.stdout.split())
+
+
+def test_every_running_instance_is_a_running_container(provisioned):
+    ids = running_instance_ids(provisioned)
+    assert len(ids) == 3, "two training instances and one from the pool"
+    containers = twin_containers(provisioned)
+    assert set(containers) == {f"twin-{i}" for i in ids}
+    for iid in ids:
+        assert containers[f"twin-{iid}"]["State"] == "running"
+        assert in_host(iid, "hostname").stdout.strip() == iid
+        assert in_host(iid, "cat", "/proc/1/comm").stdout.strip() == "systemd"
+
+
+def test_training_hosts_mount_their_data_volume_by_uuid(provisioned):
+    for inst in training_instances(provisioned.client("ec2")):
+        iid = inst["InstanceId"]
+        fs = data_volume_fs(iid)
+        assert fs["TYPE"] == "ext4"
+        mounted = in_host(iid, "findmnt", "--noheadings", "--output", "UUID,FSTYPE", "--mountpoint", "/data")
+        assert mounted.stdout.split() == [fs["UUID"], "ext4"], mounted.stdout + mounted.stderr
+        fstab = in_host(iid, "cat", "/etc/fstab").stdout.splitlines()
+        assert f"UUID={fs['UUID']} /data ext4 defaults,nofail 0 2" in fstab
+        assert len([line for line in fstab if " /data " in line]) == 1
+
+
+def test_pytorch_runs_on_the_training_hosts(provisioned):
+    code = "import torch; x = torch.arange(4.0).reshape(2, 2); print(torch.__version__, torch.version.cuda, (x @ x).tolist())"
+    for inst in training_instances(provisioned.client("ec2")):
+        out = in_host(inst["InstanceId"], "/opt/pytorch/venv/bin/python", "-c", code)
+        assert out.returncode == 0, out.stderr[-2000:]
+        assert out.stdout.split(None, 2) == ["2.13.0+cpu", "None", "[[2.0, 3.0], [6.0, 11.0]]"]
+
+
 # --- idempotence, plan, teardown --------------------------------------------------------
 
-def test_second_run_changes_nothing(provisioned):
+def test_second_run_changes_nothing_and_keeps_the_data(provisioned):
+    hosts = [i["InstanceId"] for i in training_instances(provisioned.client("ec2"))]
+    before = {}
+    for iid in hosts:
+        marker = uuid.uuid4().hex
+        assert in_host(iid, "sh", "-c", f"echo {marker} > /data/checkpoint && sync").returncode == 0
+        before[iid] = (marker, data_volume_fs(iid)["UUID"])
+
     run = provisioned.playbook("site.yml")
     assert run.rc == 0, run.output[-3000:]
     changed = [line for line in run.output.splitlines() if line.startswith("changed:")]
     assert run.changed == 0, changed
+    for iid, (marker, fs_uuid) in before.items():
+        assert in_host(iid, "cat", "/data/checkpoint").stdout.strip() == marker
+        assert data_volume_fs(iid)["UUID"] == fs_uuid, "the data volume must never be reformatted"
 
 
 def test_plan_on_a_converged_account_shows_no_change(provisioned):
@@ -514,6 +585,12 @@ def test_teardown_leaves_nothing_and_a_second_teardown_is_a_no_op(provisioned):
     run = provisioned.playbook("teardown.yml")
     assert run.rc == 0, run.output[-3000:]
     assert leftovers(provisioned) == {}
+    assert twin_containers(provisioned) == {}, "the hosts go with their instances"
+    loops = subprocess.run(["losetup", "--list", "--noheadings", "--output", "BACK-FILE"],
+                           capture_output=True, text=True, check=True).stdout
+    volumes = Path(provisioned.env.get("TWIN_STATE_DIR", REPO / ".twin")) / "volumes"
+    assert str(volumes) not in loops, "no loop device left attached to a volume file"
+    assert not list(volumes.glob("vol-*.img")), "the emulator deleted the volumes: their files go too"
     again = provisioned.playbook("teardown.yml")
     assert again.rc == 0, again.output[-3000:]
     assert again.changed == 0
