@@ -39,17 +39,21 @@ if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$RECIPE" ]]; then
   exit 0
 fi
 
-# The system interpreter: a project venv first on PATH would bring pip settings of its own.
+# The system interpreter: python3 on PATH may be a pyenv shim that fails (the flags
+# below pick the hosts' wheels whatever interpreter runs pip).
 PYTHON="${TWIN_WHEELHOUSE_PYTHON:-/usr/bin/python3}"
 mkdir -p "$DIR"
 rm -f "$STAMP"
 echo "filling $DIR (torch is about 190 MB, copied from local disk)"
+# This machine's pip.conf lists local file indexes per project; pip warns about
+# every project one of them lacks, which says nothing here.
 "$PYTHON" -m pip download --quiet --no-deps --only-binary=:all: \
   --python-version 3.11 --implementation cp --abi cp311 --platform manylinux_2_28_x86_64 \
-  -d "$DIR" "${REQUIREMENTS[@]}"
+  -d "$DIR" "${REQUIREMENTS[@]}" \
+  2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
 # Wheels a previous recipe left behind would let the hosts resolve something else.
-keep="$(cd "$DIR" && ls -1 ./*.whl)"
-for whl in $keep; do
+wheels="$(cd "$DIR" && ls -1 ./*.whl)"
+for whl in $wheels; do
   name="$(basename "$whl" | cut -d- -f1 | tr '[:upper:]_' '[:lower:]-')"
   version="$(basename "$whl" | cut -d- -f2 | sed 's/+.*//')"
   if ! grep -qxi "$name==$version" <<<"$RECIPE"; then
