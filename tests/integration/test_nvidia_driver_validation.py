@@ -14,7 +14,7 @@ import pytest
 from platform_harness import Run, run_playbook
 
 PLAYBOOK = "tests/integration/playbooks/nvidia_driver_validate.yml"
-INVENTORY = "tests/integration/playbooks/nvidia_driver_inventory.yml"
+INVENTORY = "tests/integration/inventory/nvidia_driver_unreachable.yml"
 HOST = "unreachable-gpu-host"
 
 
