@@ -535,7 +535,7 @@ def test_pytorch_runs_on_the_training_hosts(provisioned):
     for inst in training_instances(provisioned.client("ec2")):
         out = in_host(inst["InstanceId"], "/opt/pytorch/venv/bin/python", "-c", code)
         assert out.returncode == 0, out.stderr[-2000:]
-        assert out.stdout.split(None, 2) == ["2.13.0+cpu", "None", "[[2.0, 3.0], [6.0, 11.0]]"]
+        assert out.stdout.strip().split(None, 2) == ["2.13.0+cpu", "None", "[[2.0, 3.0], [6.0, 11.0]]"]
 
 
 # --- idempotence, plan, teardown --------------------------------------------------------
