@@ -1217,6 +1217,135 @@ def patch_eks_cluster_identity() -> None:
     EKSBackend.create_cluster, EKSBackend.delete_cluster = create_cluster, delete_cluster
 
 
+# --------------------------------------------------------------------------------------
+# The EKS endpoint: the twin's Kubernetes API (twin/k8s_api.py). Not an emulator gap fix but
+# the wiring of the two servers; kept apart from the gap patches above.
+# --------------------------------------------------------------------------------------
+
+
+def twin_k8s_url() -> str:
+    """The twin's Kubernetes API: $TWIN_K8S_URL (twinctl sets it), else
+    http://127.0.0.1:<moto's port + 1000> (- 1000 above 65535), the same rule as twinctl."""
+    url = os.environ.get("TWIN_K8S_URL")
+    if url:
+        return url.rstrip("/")
+    port = int(os.environ.get("MOTO_PORT") or os.environ.get("TWIN_AWS_PORT") or "5000")
+    return f"http://127.0.0.1:{port + 1000 if port <= 64535 else port - 1000}"
+
+
+def _post_k8s_admin(path: str, body: dict[str, Any]) -> None:
+    """POST to the twin's Kubernetes API, best effort, loopback only, no proxy."""
+    import urllib.parse
+    import urllib.request
+
+    url = twin_k8s_url()
+    if not is_loopback_host(urllib.parse.urlsplit(url).hostname or ""):
+        LOG.warning("TWIN_K8S_URL %s is not a loopback address: nodes not synced", url)
+        return
+    req = urllib.request.Request(
+        url + path, data=json.dumps(body).encode(), method="POST", headers={"Content-Type": "application/json"}
+    )
+    try:
+        urllib.request.build_opener(urllib.request.ProxyHandler({})).open(req, timeout=5).read()
+    except Exception as e:  # the k8s API is not running: the AWS side must still work
+        LOG.warning("twin k8s API %s%s not reached: %s", url, path, e)
+
+
+def sync_eks_cluster_to_k8s(backend: Any, cluster_name: str, deleted: bool = False) -> None:
+    """Tell the twin's Kubernetes API the cluster's version and the nodes its managed node
+    groups run (POST /_twin/nodes): nodegroups as DescribeNodegroup describes them, with
+    moto's EC2 instance-type data (vCPUs, memory, GPUs) and the zones of their subnets."""
+    from moto.ec2.models import ec2_backends
+    from moto.ec2.models.instance_types import INSTANCE_TYPES
+
+    cluster = backend.clusters.get(cluster_name)
+    groups = [] if deleted or cluster is None else list(cluster.nodegroups.values())
+    ec2 = ec2_backends[backend.account_id][backend.region_name]
+    nodegroups, types, zones = [], {}, {}
+    for ng in groups:
+        if getattr(ng, "status", "ACTIVE") == "DELETING":
+            continue
+        for t in ng.instance_types or []:
+            if t in INSTANCE_TYPES:
+                types[t] = {k: INSTANCE_TYPES[t].get(k) for k in ("VCpuInfo", "MemoryInfo", "GpuInfo", "ProcessorInfo")}
+        for subnet in ng.subnets or []:
+            try:
+                zones[subnet] = ec2.get_subnet(subnet).availability_zone
+            except Exception:  # a subnet moto's EC2 does not know: default zones
+                pass
+        nodegroups.append(
+            {
+                "nodegroupName": ng.nodegroup_name,
+                "version": ng.version,
+                "capacityType": ng.capacity_type,
+                "instanceTypes": ng.instance_types,
+                "scalingConfig": dict(ng.scaling_config or {}),
+                "labels": dict(ng.labels or {}),
+                "taints": list(ng.taints or []),
+                "subnets": list(ng.subnets or []),
+                "diskSize": ng.disk_size,
+                "amiType": ng.ami_type,
+                "launchTemplate": dict(ng.launch_template or {}),
+            }
+        )
+    body = {"cluster": cluster_name, "region": backend.region_name, "nodegroups": nodegroups,
+            "instanceTypes": types, "subnetZones": zones}  # fmt: skip
+    if cluster is not None and not deleted:
+        body["version"] = str(cluster.version)
+    _post_k8s_admin("/_twin/nodes", body)
+
+
+def patch_eks_k8s_endpoint() -> None:
+    """EKS: a cluster's endpoint is the twin's Kubernetes API, which registers its nodes.
+
+    On AWS a cluster's endpoint is its Kubernetes API server, and the nodes of its managed
+    node groups register there (labelled with the node group, capacity type, instance type
+    and zone; the group's labels and taints; GPUs as nvidia.com/gpu). moto 5.2.5 reported
+    a made-up https://...eks.amazonaws.com endpoint that nothing serves. Fixed: CreateCluster
+    sets endpoint to twin_k8s_url() (TWIN_K8S_URL, else moto's port + 1000), and
+    Create/DeleteCluster, Create/Update/DeleteNodegroup and UpdateClusterVersion sync the
+    cluster's version and nodes to it (POST /_twin/nodes; best effort: a warning if it is down).
+    """
+    from moto.eks.models import EKSBackend
+    from moto.eks.responses import EKSResponse
+
+    names = ("create_cluster", "delete_cluster", "create_nodegroup", "delete_nodegroup", "update_nodegroup_config")
+    _require(EKSBackend, *names)
+    _require(EKSResponse, "update_cluster_version")
+
+    def create_cluster(orig: Callable) -> Callable:
+        def method(self: Any, name: str, *args: Any, **kwargs: Any) -> Any:
+            cluster = orig(self, name, *args, **kwargs)
+            cluster.endpoint = twin_k8s_url()
+            sync_eks_cluster_to_k8s(self, name)
+            return cluster
+
+        return method
+
+    def syncing(orig: Callable, deleted: bool = False) -> Callable:
+        def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+            result = orig(self, *args, **kwargs)
+            cluster_name = kwargs.get("cluster_name") or kwargs.get("name") or args[0]
+            sync_eks_cluster_to_k8s(self, cluster_name, deleted=deleted)
+            return result
+
+        return method
+
+    EKSBackend.create_cluster = create_cluster(EKSBackend.create_cluster)
+    EKSBackend.delete_cluster = syncing(EKSBackend.delete_cluster, deleted=True)
+    for name in ("create_nodegroup", "delete_nodegroup", "update_nodegroup_config"):
+        setattr(EKSBackend, name, syncing(getattr(EKSBackend, name)))
+
+    orig_update_version = EKSResponse.update_cluster_version
+
+    def update_cluster_version(self: Any) -> Any:
+        result = orig_update_version(self)
+        sync_eks_cluster_to_k8s(self.eks_backend, self._get_param("name"))
+        return result
+
+    EKSResponse.update_cluster_version = update_cluster_version
+
+
 PATCHES: list[Callable[[], None]] = [
     patch_kms_key_arn,
     patch_ec2_tag_resource_types,
@@ -1237,6 +1366,7 @@ PATCHES: list[Callable[[], None]] = [
     patch_ec2_template_root_volume,
     patch_eks_list_unknown_cluster,
     patch_eks_cluster_identity,
+    patch_eks_k8s_endpoint,  # the wiring to twin/k8s_api.py, not a gap fix
 ]
 
 
