@@ -7,11 +7,14 @@ plan on an empty account, provision, read back, re-run, plan again, tear down.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import sys
 import uuid
 from pathlib import Path
 
 import botocore.exceptions
+import kubernetes.client
 import pytest
 
 from platform_harness import REPO
@@ -538,6 +541,54 @@ def test_pytorch_runs_on_the_training_hosts(provisioned):
         assert out.stdout.strip().split(None, 2) == ["2.13.0+cpu", "None", "[[2.0, 3.0], [6.0, 11.0]]"]
 
 
+# --- Kubernetes layer: the device plugin on the twin's EKS endpoint -----------------------
+
+EKS_TOKEN = REPO / "roles" / "aws_eks" / "files" / "eks-get-token"
+
+
+def k8s(twin) -> kubernetes.client.ApiClient:
+    """A client for the twin's Kubernetes API with a token made the way the kubeconfig makes it."""
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+    cred = subprocess.run([sys.executable, str(EKS_TOKEN), "--cluster-name", f"{PREFIX}-eks", "--region", "us-west-2"],
+                          env=env, capture_output=True, text=True, check=True).stdout
+    conf = kubernetes.client.Configuration()
+    conf.host = f"http://127.0.0.1:{twin.port + 1000}"
+    conf.api_key = {"authorization": "Bearer " + json.loads(cred)["status"]["token"]}
+    return kubernetes.client.ApiClient(conf)
+
+
+def our_daemonsets(twin) -> dict:
+    apps = kubernetes.client.AppsV1Api(k8s(twin))
+    items = apps.list_namespaced_daemon_set("kube-system", label_selector="app.kubernetes.io/managed-by=mlinfra.gpu_platform").items
+    return {d.metadata.name: d for d in items}
+
+
+def test_device_plugin_on_the_cluster(provisioned):
+    daemonsets = our_daemonsets(provisioned)
+    assert set(daemonsets) == {"nvidia-device-plugin"}
+    spec = daemonsets["nvidia-device-plugin"].spec.template.spec
+    assert spec.priority_class_name == "system-node-critical"
+    assert spec.containers[0].image == "nvcr.io/nvidia/k8s-device-plugin:v0.19.0"
+    tolerations = {(t.key, t.operator, t.value, t.effect) for t in spec.tolerations}
+    assert ("nvidia.com/gpu", "Equal", "true", "NoSchedule") in tolerations
+    assert ("workload", "Equal", "inference", "NoSchedule") in tolerations
+    terms = spec.affinity.node_affinity.required_during_scheduling_ignored_during_execution.node_selector_terms
+    selected = [{e.key: e.values[0] for e in t.match_expressions} for t in terms]
+    assert {"workload": "gpu", "role": "ml-training", "gpu-type": "a10g", "nvidia.com/gpu": "true"} in selected
+    assert {"workload": "inference", "role": "model-serving"} in selected
+    assert not [s for s in selected if s.get("workload") == "cpu"], "the plugin must not go to CPU nodes"
+
+
+def test_gpu_nodes_registered_with_labels_and_taints(provisioned):
+    nodes = kubernetes.client.CoreV1Api(k8s(provisioned)).list_node(
+        label_selector="eks.amazonaws.com/nodegroup=inference-nodes").items
+    assert len(nodes) == 1, "inference-nodes keeps one node up"
+    node = nodes[0]
+    assert node.metadata.labels["workload"] == "inference"
+    assert [(t.key, t.value, t.effect) for t in node.spec.taints] == [("workload", "inference", "NoSchedule")]
+    assert int(node.status.allocatable["nvidia.com/gpu"]) >= 1
+
+
 # --- idempotence, plan, teardown --------------------------------------------------------
 
 def test_second_run_changes_nothing_and_keeps_the_data(provisioned):
@@ -558,9 +609,22 @@ def test_second_run_changes_nothing_and_keeps_the_data(provisioned):
 
 
 def test_plan_on_a_converged_account_shows_no_change(provisioned):
+    before = {n: d.metadata.resource_version for n, d in our_daemonsets(provisioned).items()}
     run = provisioned.playbook("site.yml", "--check", "--diff")
     assert run.rc == 0, run.output[-3000:]
     assert run.changed == 0
+    assert {n: d.metadata.resource_version for n, d in our_daemonsets(provisioned).items()} == before
+
+
+def test_plan_of_a_changed_setting_leaves_the_cluster_unchanged(provisioned):
+    before = {n: d.metadata.resource_version for n, d in our_daemonsets(provisioned).items()}
+    run = provisioned.playbook("site.yml", "--check", "-e", "k8s_gpu_device_plugin_version=0.18.2",
+                               "-e", '{"k8s_gpu_time_slicing": {"enabled": true, "replicas": 4, "node_groups": ["inference-nodes"]}}')
+    assert run.rc == 0, run.output[-3000:]
+    assert run.changed > 0, "the plan shows the new image and the time-sliced plugin"
+    after = our_daemonsets(provisioned)
+    assert {n: d.metadata.resource_version for n, d in after.items()} == before
+    assert after["nvidia-device-plugin"].spec.template.spec.containers[0].image.endswith(":v0.19.0")
 
 
 def test_buckets_refuse_requests_without_tls(provisioned):
@@ -586,6 +650,8 @@ def test_teardown_leaves_nothing_and_a_second_teardown_is_a_no_op(provisioned):
     assert run.rc == 0, run.output[-3000:]
     assert leftovers(provisioned) == {}
     assert twin_containers(provisioned) == {}, "the hosts go with their instances"
+    assert our_daemonsets(provisioned) == {}, "the device plugin goes before the cluster"
+    assert not list((Path.home() / ".kube" / "mlinfra" / f"twin-{provisioned.port}").glob("*.yaml")), "kubeconfig removed"
     loops = subprocess.run(["losetup", "--list", "--noheadings", "--output", "BACK-FILE"],
                            capture_output=True, text=True, check=True).stdout
     volumes = Path(provisioned.env.get("TWIN_STATE_DIR", REPO / ".twin")) / "volumes"
