@@ -420,6 +420,7 @@ class TestPresent:
             "kms_key_arn": twin.secrets_key()["Arn"],
             "node_group_names": list(NODE_GROUPS),
             "kubectl_command": f"aws eks update-kubeconfig --region {REGION} --name {CLUSTER}",
+            "kubeconfig": None,
             "planned": False,
         }
 

@@ -15,7 +15,9 @@ from pathlib import Path
 
 import botocore.exceptions
 import kubernetes.client
+import kubernetes.config
 import pytest
+import yaml
 
 from platform_harness import REPO
 from platform_harness import tags_dict
@@ -577,6 +579,20 @@ def test_device_plugin_on_the_cluster(provisioned):
     assert {"workload": "gpu", "role": "ml-training", "gpu-type": "a10g", "nvidia.com/gpu": "true"} in selected
     assert {"workload": "inference", "role": "model-serving"} in selected
     assert not [s for s in selected if s.get("workload") == "cpu"], "the plugin must not go to CPU nodes"
+
+
+def test_kubeconfig_gets_its_token_from_the_aws_api(provisioned):
+    path = Path.home() / ".kube" / "mlinfra" / f"twin-{provisioned.port}" / f"{PREFIX}-eks.yaml"
+    assert path.stat().st_mode & 0o777 == 0o600
+    config = yaml.safe_load(path.read_text())
+    [user] = config["users"]
+    assert "token" not in user["user"], "no static secret"
+    assert user["user"]["exec"]["args"][-4:] == ["--cluster-name", f"{PREFIX}-eks", "--region", "us-west-2"]
+    assert config["clusters"][0]["cluster"]["server"] == f"http://127.0.0.1:{provisioned.port + 1000}"
+    # Usable as it is: the kubernetes client (what kubernetes.core uses) runs the exec plugin.
+    client = kubernetes.config.new_client_from_config(config_file=str(path))
+    names = [d.metadata.name for d in kubernetes.client.AppsV1Api(client).list_namespaced_daemon_set("kube-system").items]
+    assert "nvidia-device-plugin" in names
 
 
 def test_gpu_nodes_registered_with_labels_and_taints(provisioned):
