@@ -349,9 +349,30 @@ def test_iam_roles_and_profiles(provisioned):
     inference = statements(iam, f"{PREFIX}-inference")
     assert s3_grants(inference) == {"s3:ListBucket": {arns["models"]}, "s3:GetObject": {f"{arns['models']}/*"}}
 
+    # The autoscaler's permissions are on its own role (IRSA), not on the node role every pod can use.
     node = statements(iam, f"{PREFIX}-eks-node")
-    scale = [s for s in node if "autoscaling:SetDesiredCapacity" in as_list(s["Action"])][0]
+    assert not [s for s in node if "autoscaling:SetDesiredCapacity" in as_list(s["Action"])]
+    autoscaler = statements(iam, f"{PREFIX}-eks-cluster-autoscaler")
+    scale = [s for s in autoscaler if "autoscaling:SetDesiredCapacity" in as_list(s["Action"])][0]
     assert scale["Condition"] == {"StringEquals": {f"aws:ResourceTag/k8s.io/cluster-autoscaler/{PREFIX}-eks": "owned"}}
+
+
+def test_cluster_autoscaler_role_trusts_only_its_service_account(provisioned):
+    iam = provisioned.client("iam")
+    role = iam.get_role(RoleName=f"{PREFIX}-eks-cluster-autoscaler")["Role"]
+    trust = role["AssumeRolePolicyDocument"]
+    trust = json.loads(trust) if isinstance(trust, str) else trust
+    [provider] = [p["Arn"] for p in iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]]
+    issuer = provider.split(":oidc-provider/")[1]
+    [stmt] = trust["Statement"]
+    assert stmt["Principal"] == {"Federated": provider}
+    assert stmt["Action"] == "sts:AssumeRoleWithWebIdentity"
+    assert stmt["Condition"] == {"StringEquals": {
+        f"{issuer}:sub": "system:serviceaccount:kube-system:cluster-autoscaler",
+        f"{issuer}:aud": "sts.amazonaws.com",
+    }}
+    tags = tags_dict(iam.list_role_tags(RoleName=role["RoleName"])["Tags"])
+    assert tags | IDENTITY | COST == tags
 
 
 # --- EKS ---------------------------------------------------------------------------------
@@ -579,6 +600,29 @@ def test_device_plugin_on_the_cluster(provisioned):
     assert {"workload": "gpu", "role": "ml-training", "gpu-type": "a10g", "nvidia.com/gpu": "true"} in selected
     assert {"workload": "inference", "role": "model-serving"} in selected
     assert not [s for s in selected if s.get("workload") == "cpu"], "the plugin must not go to CPU nodes"
+
+
+def test_cluster_autoscaler_on_the_cluster(provisioned):
+    api = k8s(provisioned)
+    role_arn = provisioned.client("iam").get_role(RoleName=f"{PREFIX}-eks-cluster-autoscaler")["Role"]["Arn"]
+    sa = kubernetes.client.CoreV1Api(api).read_namespaced_service_account("cluster-autoscaler", "kube-system")
+    assert sa.metadata.annotations["eks.amazonaws.com/role-arn"] == role_arn
+    deploy = kubernetes.client.AppsV1Api(api).read_namespaced_deployment("cluster-autoscaler", "kube-system")
+    spec = deploy.spec.template.spec
+    assert spec.service_account_name == "cluster-autoscaler"
+    assert spec.priority_class_name == "system-cluster-critical"
+    assert spec.node_selector == {"workload": "cpu", "role": "general"}, "on the on-demand CPU group, not on spot"
+    [container] = spec.containers
+    assert container.image == "registry.k8s.io/autoscaling/cluster-autoscaler:v1.34.4"
+    assert f"--node-group-auto-discovery=asg:tag=k8s.io/cluster-autoscaler/enabled,k8s.io/cluster-autoscaler/{CLUSTER}" \
+        in container.command
+    assert "--cloud-provider=aws" in container.command
+    binding = kubernetes.client.RbacAuthorizationV1Api(api).read_cluster_role_binding("cluster-autoscaler")
+    assert [(s.kind, s.name, s.namespace) for s in binding.subjects] == [("ServiceAccount", "cluster-autoscaler", "kube-system")]
+    # The seed's node group tags are the ones it looks for (EKS also puts them on every
+    # managed node group's Auto Scaling group).
+    tags = provisioned.client("eks").describe_nodegroup(clusterName=CLUSTER, nodegroupName="inference-nodes")["nodegroup"]["tags"]
+    assert tags["k8s.io/cluster-autoscaler/enabled"] == "true" and tags[f"k8s.io/cluster-autoscaler/{CLUSTER}"] == "owned"
 
 
 def test_kubeconfig_gets_its_token_from_the_aws_api(provisioned):
