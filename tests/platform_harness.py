@@ -15,6 +15,7 @@ import re
 import socket
 import subprocess
 import time
+import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,6 +83,27 @@ class Twin:
     def requests(self) -> int:
         with urllib.request.urlopen(f"{self.url}/_twin/stats", timeout=5) as resp:
             return int(json.loads(resp.read())["requests"])
+
+    @property
+    def gcp_url(self) -> str:
+        """The twin's GCP API (twinctl: the AWS port + 2000)."""
+        port = self.port + 2000 if self.port <= 63535 else self.port - 2000
+        return f"http://127.0.0.1:{port}"
+
+    def gcp(self, path: str, host: str = "compute.googleapis.com", method: str = "GET", body: dict | None = None):
+        """A Google API call on the twin's GCP API (path as on the real host); None on 404."""
+        req = urllib.request.Request(
+            f"{self.gcp_url}/{path.lstrip('/')}", method=method,
+            data=json.dumps(body).encode() if body is not None else None,
+            headers={"X-Twin-Original-Host": host, "Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                return json.loads(resp.read() or b"{}")
+        except urllib.error.HTTPError as e:
+            if e.code == 404:
+                return None
+            raise
 
     def client(self, service: str, **kwargs):
         return boto3.client(

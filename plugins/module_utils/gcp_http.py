@@ -13,13 +13,18 @@ ours: ``GcpSession.full_post`` fails with "'ConnectionError' object has no attri
 on a transport error and ``GcpModule.raise_for_status`` prints the raw JSON, so errors here are
 turned into a ``GcpApiError`` carrying the HTTP status, the API's status (``PERMISSION_DENIED``,
 ``ABORTED``...) and the server's message verbatim.
+
+Compute Engine answers writes with an operation; ``GcpJsonClient.wait_operation`` polls it until
+it is DONE and turns an operation that ended with ``error.errors[]`` into a ``GcpApiError`` too.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 from typing import Dict
+from typing import List
 from typing import Optional
 
 from ansible.module_utils.basic import missing_required_lib
@@ -32,6 +37,15 @@ except ImportError:  # pragma: no cover - reported by check_libraries()
     google_auth_exceptions = None
 
 DEFAULT_TIMEOUT = 60
+
+# Compute Engine operations: the first poll after POLL_INITIAL seconds, then every POLL_FACTOR
+# times longer, up to POLL_MAX seconds between polls.
+POLL_INITIAL = 1.0
+POLL_FACTOR = 1.5
+POLL_MAX = 10.0
+# How many polls in a row may fail with a transient error (no response, HTTP 429 or 5xx) before
+# the waiter gives up; the operation itself goes on regardless of our polling.
+POLL_TRANSIENT_ERRORS = 5
 
 # What a request can raise before there is a response: requests' errors are OSErrors; google-auth
 # raises RefreshError & co. (GoogleAuthError) when it cannot get or refresh a token.
@@ -116,8 +130,48 @@ def transport_error(exc: Exception) -> GcpApiError:
     return GcpApiError(f"request failed: {type(exc).__name__}: {exc}")
 
 
+def is_transient(error: GcpApiError) -> bool:
+    """No response at all, or an HTTP status that is worth asking again (429, 5xx)."""
+    if error.http_status is None:
+        return error.status != "UNAUTHENTICATED"
+    return error.http_status == 429 or error.http_status >= 500
+
+
+def operation_error(operation: Dict[str, Any]) -> Optional[GcpApiError]:
+    """The GcpApiError of a finished Compute Engine operation that failed, else None.
+
+    A failed operation is DONE with ``error.errors[]`` (``code`` such as
+    ``ZONE_RESOURCE_POOL_EXHAUSTED`` or ``QUOTA_EXCEEDED``, and ``message``) and usually
+    ``httpErrorStatusCode``/``httpErrorMessage``.
+    """
+    error = operation.get("error")
+    if not error:
+        return None
+    errors: List[Dict[str, Any]] = [e for e in (error.get("errors") or []) if isinstance(e, dict)]
+    http_status = operation.get("httpErrorStatusCode")
+    try:
+        http_status = int(http_status) if http_status is not None else None
+    except (TypeError, ValueError):
+        http_status = None
+    if not errors:
+        message = operation.get("httpErrorMessage") or json.dumps(error, sort_keys=True)
+        return GcpApiError(str(message), http_status, None, error)
+    status = errors[0].get("code")
+    if len(errors) == 1:
+        message = str(errors[0].get("message") or status or "operation failed")
+    else:
+        message = "; ".join(
+            f"{e.get('code')}: {e.get('message')}" if e.get("code") else str(e.get("message")) for e in errors
+        )
+    return GcpApiError(message, http_status, status, errors)
+
+
 class GcpJsonClient:
-    """POST JSON to Google APIs with google.cloud's credentials; raises GcpApiError on failure."""
+    """GET, POST and DELETE JSON on Google APIs with google.cloud's credentials.
+
+    Every failure (HTTP error, transport or authentication error, failed operation) is raised
+    as a GcpApiError.
+    """
 
     def __init__(self, module, product: str, timeout: float = DEFAULT_TIMEOUT):
         check_libraries(module)
@@ -132,20 +186,103 @@ class GcpJsonClient:
             self._session = self.gcp_session.session()
         return self._session
 
-    def post(self, url: str, body: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+    def request(
+        self,
+        method: str,
+        url: str,
+        body: Optional[Dict[str, Any]] = None,
+        params: Optional[Dict[str, Any]] = None,
+        allow_missing: bool = False,
+    ) -> Optional[Dict[str, Any]]:
+        """Send one request; the JSON object answered, or None for a 404 when allow_missing.
+
+        Raises GcpApiError for an HTTP error (with the server's message), a transport or
+        authentication error, or a response that is not a JSON object.
+        """
         # pylint: disable-next=protected-access
         headers = self.gcp_session._headers()
-        headers["Content-Type"] = "application/json"
+        kwargs: Dict[str, Any] = {"headers": headers, "timeout": self.timeout}
+        if method == "POST":
+            headers["Content-Type"] = "application/json"
+            kwargs["json"] = body
+        if params:
+            kwargs["params"] = params
         try:
-            response = self._authorized_session().post(url, json=body, headers=headers, timeout=self.timeout)
+            session = self._authorized_session()
+            response = getattr(session, method.lower())(url, **kwargs)
         except TRANSPORT_ERRORS as e:
             raise transport_error(e) from e
-        if getattr(response, "status_code", 0) >= 400:
+        status_code = getattr(response, "status_code", 0)
+        if allow_missing and status_code == 404:
+            return None
+        if status_code >= 400:
             raise error_from_response(response)
+        if status_code == 204:
+            return {}
         try:
             data = response.json()
         except ValueError as e:
-            raise GcpApiError(f"the response of {url} is not JSON: {e}", response.status_code) from e
+            raise GcpApiError(f"the response of {url} is not JSON: {e}", status_code) from e
         if not isinstance(data, dict):
-            raise GcpApiError(f"the response of {url} is not a JSON object", response.status_code)
+            raise GcpApiError(f"the response of {url} is not a JSON object", status_code)
         return data
+
+    def post(
+        self, url: str, body: Optional[Dict[str, Any]] = None, params: Optional[Dict[str, Any]] = None
+    ) -> Dict[str, Any]:
+        result = self.request("POST", url, body=body, params=params)
+        assert result is not None
+        return result
+
+    def get(
+        self, url: str, params: Optional[Dict[str, Any]] = None, allow_missing: bool = False
+    ) -> Optional[Dict[str, Any]]:
+        """GET url; with allow_missing, None when the resource does not exist (HTTP 404)."""
+        return self.request("GET", url, params=params, allow_missing=allow_missing)
+
+    def delete(self, url: str, params: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+        result = self.request("DELETE", url, params=params)
+        assert result is not None
+        return result
+
+    def wait_operation(self, operation: Dict[str, Any], timeout: float, url: Optional[str] = None) -> Dict[str, Any]:
+        """Poll a Compute Engine operation until its status is DONE; the finished operation.
+
+        The operation is read again at ``url``, else at its ``selfLink``. Raises GcpApiError
+        with the operation's own errors when it finished with ``error.errors[]``, and when it is
+        not DONE after ``timeout`` seconds (status ``TIMEOUT``; the operation goes on at Google).
+        A few transient polling errors in a row (no response, HTTP 429 or 5xx) are retried.
+        """
+        url = url or operation.get("selfLink")
+        deadline = time.monotonic() + timeout
+        delay = POLL_INITIAL
+        transient = 0
+        while operation.get("status") != "DONE":
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise GcpApiError(
+                    f"timed out after {timeout:g}s waiting for operation {operation.get('name', '?')} "
+                    f"({operation.get('operationType', 'operation')} of {operation.get('targetLink', '?')}), "
+                    f"still {operation.get('status', 'PENDING')}; it may still complete: run again to see the result "
+                    "(or raise wait_timeout)",
+                    status="TIMEOUT",
+                )
+            if not url:
+                raise GcpApiError(f"operation {operation.get('name', '?')} has no selfLink to poll")
+            time.sleep(min(delay, remaining))
+            delay = min(delay * POLL_FACTOR, POLL_MAX)
+            try:
+                polled = self.get(url)
+            except GcpApiError as e:
+                transient += 1
+                if is_transient(e) and transient < POLL_TRANSIENT_ERRORS:
+                    continue
+                e.message = f"polling operation {operation.get('name', '?')}: {e.message}"
+                raise
+            transient = 0
+            if polled is not None:
+                operation = polled
+        error = operation_error(operation)
+        if error is not None:
+            raise error
+        return operation

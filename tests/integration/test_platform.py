@@ -75,7 +75,41 @@ def leftovers(twin) -> dict:
     found["autoscaling_groups"] = [g["AutoScalingGroupName"] for g in asg.describe_auto_scaling_groups()["AutoScalingGroups"]
                                    if g["AutoScalingGroupName"].startswith(PREFIX)]
     found.pop("ec2")
+    found.update(gcp_leftovers(twin))
     return {k: v for k, v in found.items() if v}
+
+
+GCP_PROJECT = "mlinfra-twin"
+GCP_ZONE = "us-central1-a"
+GCP_REGION = "us-central1"
+GCP_SA = f"{PREFIX}-training@{GCP_PROJECT}.iam.gserviceaccount.com"
+GCP_LABELS = {"project": "ml-platform", "environment": "local", "managed-by": "ansible-mlinfra",
+              "cost-center": "ai-research", "owner": "ml-infra"}
+
+
+def gcp_policy(twin) -> dict:
+    return twin.gcp(f"v1/projects/{GCP_PROJECT}:getIamPolicy", host="cloudresourcemanager.googleapis.com",
+                    method="POST", body={})
+
+
+def gcp_leftovers(twin) -> dict:
+    """What the environment left on the twin's GCP API."""
+    base = f"compute/v1/projects/{GCP_PROJECT}"
+
+    def names(path):
+        return [r["name"] for r in (twin.gcp(f"{base}/{path}") or {}).get("items", []) if r["name"].startswith(PREFIX)]
+
+    accounts = (twin.gcp(f"v1/projects/{GCP_PROJECT}/serviceAccounts", host="iam.googleapis.com") or {}).get("accounts", [])
+    members = [m for b in gcp_policy(twin).get("bindings", []) for m in b.get("members", []) if GCP_SA in m]
+    return {
+        "gcp_instances": names(f"zones/{GCP_ZONE}/instances"),
+        "gcp_disks": names(f"zones/{GCP_ZONE}/disks"),
+        "gcp_networks": names("global/networks"),
+        "gcp_subnetworks": names(f"regions/{GCP_REGION}/subnetworks"),
+        "gcp_firewalls": names("global/firewalls"),
+        "gcp_service_accounts": [a["email"] for a in accounts if a["email"].startswith(PREFIX)],
+        "gcp_bindings": members,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -650,6 +684,76 @@ def test_gpu_nodes_registered_with_labels_and_taints(provisioned):
 
 
 # --- idempotence, plan, teardown --------------------------------------------------------
+
+# --- GCP: read back from the twin's GCP API ---------------------------------------------------
+
+def test_gcp_network_subnetwork_and_ssh_firewall(provisioned):
+    base = f"compute/v1/projects/{GCP_PROJECT}"
+    net = provisioned.gcp(f"{base}/global/networks/{PREFIX}-vpc")
+    assert net["autoCreateSubnetworks"] is False
+    sub = provisioned.gcp(f"{base}/regions/{GCP_REGION}/subnetworks/{PREFIX}-subnet-{GCP_REGION}")
+    assert sub["ipCidrRange"] == "10.20.0.0/20"
+    assert sub["privateIpGoogleAccess"] is True
+    assert sub["network"].endswith(f"/global/networks/{PREFIX}-vpc")
+    fw = provisioned.gcp(f"{base}/global/firewalls/{PREFIX}-allow-ssh")
+    # The env's allow-list and IAP's range only: never 0.0.0.0/0.
+    assert sorted(fw["sourceRanges"]) == ["10.0.0.0/8", "35.235.240.0/20"]
+    assert fw["allowed"] == [{"IPProtocol": "tcp", "ports": ["22"]}]
+    assert fw["targetTags"] == ["gpu-training"]
+    assert fw["network"].endswith(f"/global/networks/{PREFIX}-vpc")
+
+
+def test_gcp_gpu_vm_and_its_disks(provisioned):
+    base = f"compute/v1/projects/{GCP_PROJECT}/zones/{GCP_ZONE}"
+    vm = provisioned.gcp(f"{base}/instances/{PREFIX}-gpu-training-1")
+    assert vm is not None and vm["status"] == "RUNNING"
+    assert vm["machineType"].endswith("/machineTypes/a2-highgpu-1g")
+    assert [(a["acceleratorType"].rsplit("/", 1)[1], a["acceleratorCount"]) for a in vm["guestAccelerators"]] \
+        == [("nvidia-tesla-a100", 1)]
+    sched = vm["scheduling"]
+    assert sched["onHostMaintenance"] == "TERMINATE"
+    assert sched["automaticRestart"] is False
+    assert sched["provisioningModel"] == "SPOT"
+    assert [(s["email"], s["scopes"]) for s in vm["serviceAccounts"]] == [(GCP_SA, ["https://www.googleapis.com/auth/cloud-platform"])]
+    assert {i["key"]: i["value"] for i in vm["metadata"]["items"]}["install-nvidia-driver"] == "True"
+    labels = vm["labels"]
+    assert labels | GCP_LABELS == labels and labels["role"] == "gpu-training" and labels["gpu-type"] == "a100"
+    boot = [d for d in vm["disks"] if d.get("boot")]
+    data = [d for d in vm["disks"] if not d.get("boot")]
+    assert len(boot) == 1 and [d["source"].rsplit("/", 1)[1] for d in data] == [f"{PREFIX}-training-data-1"]
+    assert data[0]["deviceName"] == "training-data" and data[0]["autoDelete"] is False
+    boot_disk = provisioned.gcp("compute/v1/" + boot[0]["source"].split("/compute/v1/", 1)[1])
+    assert int(boot_disk["sizeGb"]) == 500 and boot_disk["type"].endswith("/diskTypes/pd-ssd")
+    disk = provisioned.gcp(f"{base}/disks/{PREFIX}-training-data-1")
+    assert int(disk["sizeGb"]) == 1000 and disk["type"].endswith("/diskTypes/pd-ssd")
+    assert disk["labels"] | GCP_LABELS == disk["labels"]
+    assert [u.rsplit("/", 1)[1] for u in disk.get("users", [])] == [f"{PREFIX}-gpu-training-1"]
+
+
+def test_gcp_service_account_and_its_storage_binding(provisioned):
+    sa = provisioned.gcp(f"v1/projects/{GCP_PROJECT}/serviceAccounts/{GCP_SA}", host="iam.googleapis.com")
+    assert sa is not None and sa["email"] == GCP_SA
+    bindings = {b["role"]: b["members"] for b in gcp_policy(provisioned)["bindings"]}
+    assert f"serviceAccount:{GCP_SA}" in bindings["roles/storage.objectAdmin"]
+    # Read-modify-write: the project's other members are still there.
+    assert "user:owner@example.com" in bindings["roles/owner"]
+
+
+def test_gcp_vm_is_a_configured_host(provisioned):
+    name = f"twin-gcp-{PREFIX}-gpu-training-1"
+    state = subprocess.run(["podman", "inspect", "-f", "{{.State.Running}}", name], capture_output=True, text=True)
+    assert state.stdout.strip() == "true", state.stderr
+    mount = subprocess.run(["podman", "exec", name, "findmnt", "-J", "-o", "SOURCE,TARGET,FSTYPE", "/data"],
+                           capture_output=True, text=True)
+    assert mount.returncode == 0, mount.stderr
+    [fs] = json.loads(mount.stdout)["filesystems"]
+    assert fs["fstype"] == "ext4"
+    fstab = subprocess.run(["podman", "exec", name, "cat", "/etc/fstab"], capture_output=True, text=True).stdout
+    assert any(line.split()[1:2] == ["/data"] and line.startswith("UUID=") for line in fstab.splitlines() if line.strip())
+    torch = subprocess.run(["podman", "exec", name, "/opt/pytorch/venv/bin/python", "-c",
+                            "import torch; print((torch.ones(2) * 3).sum().item())"], capture_output=True, text=True)
+    assert torch.stdout.strip() == "6.0", torch.stderr[-2000:]
+
 
 def test_second_run_changes_nothing_and_keeps_the_data(provisioned):
     hosts = [i["InstanceId"] for i in training_instances(provisioned.client("ec2"))]

@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
-"""The twin's hosts: one podman container per running emulated EC2 instance.
+"""The twin's hosts: one podman container per running emulated EC2 instance or GCP VM.
 
 moto knows instances and volumes but runs nothing. This makes each running
 instance real enough to configure: a Debian 12 container with systemd as PID 1
 (named twin-<instance id>, reached with the containers.podman.podman connection),
 and each attached non-root EBS volume backed by a sparse file on a loop device,
 mapped into the container under the device name the instance declares (as a Xen
-instance shows it: /dev/sdf appears as /dev/xvdf).
+instance shows it: /dev/sdf appears as /dev/xvdf). GCP VMs of the twin's GCP API
+(twin/gcp_api.py) get the same, named twin-gcp-<VM name>, each non-boot disk mapped
+where a Compute Engine VM shows it: /dev/disk/by-id/google-<device name>.
 
     twin_hosts.py sync    make the containers match the running instances (idempotent)
     twin_hosts.py prune   only remove what no running instance needs (teardown)
@@ -31,6 +33,7 @@ from pathlib import Path
 LABEL = "mlinfra.twin.host"
 SCOPE = "mlinfra.twin.endpoint"
 PREFIX = "twin-"
+GCP_PREFIX = "twin-gcp-"
 ROOT = Path(__file__).resolve().parents[2]
 STATE_DIR = Path(os.environ.get("TWIN_STATE_DIR", ROOT / ".twin"))
 VOLUME_DIR = STATE_DIR / "volumes"
@@ -79,6 +82,48 @@ def data_volumes(instance):
     return sorted(found)
 
 
+def gcp_get(url):
+    """GET a JSON document from the twin's GCP API (directly: it is on loopback), None on 404."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=30) as resp:
+            return json.load(resp)
+    except urllib.error.HTTPError as e:
+        if e.code == 404:
+            return None
+        raise SystemExit(f"twin hosts: GET {url} answered {e.code}: {e.read()[:300]!r}")
+    except OSError as e:
+        raise SystemExit(f"twin hosts: the twin's GCP API at {url} does not answer ({e}); start it with twin/twinctl up")
+
+
+def gcp_running_vms(gcp_url, project, managed_by):
+    """The running VMs of the project that carry our managed-by label, as {container name: VM}."""
+    if not re.match(r"^http://(127\.\d+\.\d+\.\d+|localhost)(:\d+)?/?$", gcp_url or ""):
+        raise SystemExit(f"twin hosts: {gcp_url} is not a loopback URL; the twin's hosts only mirror the twin")
+    data = gcp_get(f"{gcp_url.rstrip('/')}/compute/v1/projects/{project}/aggregated/instances") or {}
+    vms = [vm for scope in (data.get("items") or {}).values() for vm in scope.get("instances", [])]
+    return {GCP_PREFIX + vm["name"]: vm for vm in vms
+            if vm.get("status") == "RUNNING" and (vm.get("labels") or {}).get("managed-by") == managed_by}
+
+
+def gcp_data_disks(gcp_url, vm):
+    """(device path inside the host, volume file key, size GiB) of every non-boot disk."""
+    found = []
+    for disk in vm.get("disks", []):
+        if disk.get("boot") or not disk.get("source"):
+            continue
+        path = disk["source"].split("/compute/v1/", 1)[-1]
+        info = gcp_get(f"{gcp_url.rstrip('/')}/compute/v1/{path}")
+        if info is None:
+            continue
+        zone, name = path.split("/zones/", 1)[1].split("/disks/")
+        key = f"gcp-{zone}--{name}"
+        found.append((f"/dev/disk/by-id/google-{disk.get('deviceName') or name}", key, int(info.get("sizeGb", 10))))
+    return sorted(found)
+
+
 def twin_containers(endpoint):
     """This twin's containers: several twins (the demo's, a test's) may run side by side."""
     if shutil.which("podman") is None:
@@ -108,12 +153,12 @@ def detach_loop(path):
     return dev
 
 
-def create_container(name, instance, devices, endpoint):
+def create_container(name, host_id, env, devices, endpoint):
     args = [
-        "podman", "run", "-d", "--name", name, "--hostname", instance["InstanceId"],
-        "--label", f"{LABEL}={instance['InstanceId']}",
+        "podman", "run", "-d", "--name", name, "--hostname", host_id,
+        "--label", f"{LABEL}={host_id}",
         "--label", f"{SCOPE}={endpoint}",
-        "--label", f"mlinfra.twin.env={tag(instance, 'Environment')}",
+        "--label", f"mlinfra.twin.env={env}",
         # mount(8) needs SYS_ADMIN; never --privileged, which would hand over the machine's whole /dev.
         "--cap-add", "SYS_ADMIN",
         "--systemd", "always",
@@ -139,9 +184,12 @@ def sync(args, create=True):
     existing = twin_containers(args.endpoint)
     created, removed, hosts = [], [], []
 
+    gcp_names = set(gcp_running_vms(args.gcp_url, args.gcp_project, args.managed_by)) if args.gcp_project else set()
     for name, info in existing.items():
         iid = info.get("Labels", {}).get(LABEL)
-        if iid not in instances:
+        # Without a GCP project, GCP VMs' containers are not this run's business.
+        is_gcp = name.startswith(GCP_PREFIX)
+        if (not is_gcp and iid not in instances) or (is_gcp and args.gcp_project and name not in gcp_names):
             run("podman", "rm", "-f", "-t", "2", name)
             removed.append(name)
 
@@ -153,9 +201,32 @@ def sync(args, create=True):
                 run("podman", "start", name)
                 created.append(name)
         else:
-            create_container(name, instance, devices, args.endpoint)
+            create_container(name, iid, tag(instance, "Environment"), devices, args.endpoint)
             created.append(name)
         hosts.append({"name": name, "instance_id": iid, "devices": dict(devices)})
+
+    gcp_vms = gcp_running_vms(args.gcp_url, args.gcp_project, args.managed_by) if args.gcp_project else {}
+    for name, vm in sorted(gcp_vms.items()) if create else []:
+        disks = gcp_data_disks(args.gcp_url, vm)
+        devices = [(inner, attach_loop(key, size)) for inner, key, size in disks]
+        if name in existing and name not in removed:
+            if existing[name].get("State") != "running":
+                run("podman", "start", name)
+                created.append(name)
+        else:
+            create_container(name, GCP_PREFIX[len(PREFIX):] + vm["name"], (vm.get("labels") or {}).get("environment", ""),
+                             devices, args.endpoint)
+            created.append(name)
+        hosts.append({"name": name, "gcp_vm": vm["name"], "devices": dict(devices)})
+
+    for path in sorted(VOLUME_DIR.glob("gcp-*.img")) if VOLUME_DIR.is_dir() else []:
+        zone, disk = path.stem[len("gcp-"):].split("--", 1)
+        in_use = any(key == path.stem for vm in gcp_vms.values() for _, key, _ in gcp_data_disks(args.gcp_url, vm))
+        if not in_use and detach_loop(path):
+            removed.append(path.name + " (loop)")
+        if args.gcp_project and gcp_get(f"{args.gcp_url.rstrip('/')}/compute/v1/projects/{args.gcp_project}/zones/{zone}/disks/{disk}") is None:
+            path.unlink()
+            removed.append(path.name)
 
     attached = {vol for i in instances.values() for _, vol in data_volumes(i)}
     for path in sorted(VOLUME_DIR.glob("vol-*.img")) if VOLUME_DIR.is_dir() else []:
@@ -174,7 +245,7 @@ def down(args):
     for name in twin_containers(args.endpoint):
         run("podman", "rm", "-f", "-t", "2", name)
         removed.append(name)
-    for path in sorted(VOLUME_DIR.glob("vol-*.img")) if VOLUME_DIR.is_dir() else []:
+    for path in sorted([*VOLUME_DIR.glob("vol-*.img"), *VOLUME_DIR.glob("gcp-*.img")]) if VOLUME_DIR.is_dir() else []:
         if detach_loop(path):
             removed.append(path.name + " (loop)")
     return {"changed": bool(removed), "removed": removed}
@@ -182,7 +253,7 @@ def down(args):
 
 def status(args):
     containers = twin_containers(args.endpoint)
-    files = sorted(VOLUME_DIR.glob("vol-*.img")) if VOLUME_DIR.is_dir() else []
+    files = sorted([*VOLUME_DIR.glob("vol-*.img"), *VOLUME_DIR.glob("gcp-*.img")]) if VOLUME_DIR.is_dir() else []
     return {
         "changed": False,
         "containers": {n: c.get("State") for n, c in containers.items()},
@@ -196,6 +267,12 @@ def main():
     parser.add_argument("--endpoint", default=os.environ.get("TWIN_AWS_ENDPOINT", "http://127.0.0.1:%s" % os.environ.get("TWIN_AWS_PORT", "5000")))
     parser.add_argument("--region", default=os.environ.get("AWS_REGION", "us-west-2"))
     parser.add_argument("--managed-by", default="ansible-mlinfra")
+    # The twin's GCP API (default: the AWS port + 2000) and the project whose VMs get hosts;
+    # no project: AWS instances only.
+    aws_port = int(os.environ.get("TWIN_AWS_PORT", "5000"))
+    parser.add_argument("--gcp-url", default=os.environ.get(
+        "TWIN_GCP_URL", "http://127.0.0.1:%d" % (aws_port + 2000 if aws_port <= 63535 else aws_port - 2000)))
+    parser.add_argument("--gcp-project", default=os.environ.get("TWIN_GCP_PROJECT", ""))
     args = parser.parse_args()
     commands = {"sync": sync, "prune": lambda a: sync(a, create=False), "down": down, "status": status}
     result = commands[args.command](args)
