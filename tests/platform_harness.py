@@ -95,7 +95,7 @@ class Twin:
         req = urllib.request.Request(
             f"{self.gcp_url}/{path.lstrip('/')}", method=method,
             data=json.dumps(body).encode() if body is not None else None,
-            headers={"X-Twin-Original-Host": host, "Content-Type": "application/json"},
+            headers={"X-Twin-Original-Host": host, "Content-Type": "application/json", "Authorization": "Bearer test"},
         )
         try:
             with urllib.request.urlopen(req, timeout=30) as resp:
