@@ -90,6 +90,11 @@ class Twin:
         port = self.port + 2000 if self.port <= 63535 else self.port - 2000
         return f"http://127.0.0.1:{port}"
 
+    def gcp_requests(self) -> int:
+        """Requests the twin's GCP API has served (its /_twin/stats counter)."""
+        with urllib.request.urlopen(f"{self.gcp_url}/_twin/stats", timeout=5) as resp:
+            return int(json.loads(resp.read())["requests"])
+
     def gcp(self, path: str, host: str = "compute.googleapis.com", method: str = "GET", body: dict | None = None):
         """A Google API call on the twin's GCP API (path as on the real host); None on 404."""
         req = urllib.request.Request(

@@ -60,19 +60,41 @@ CASES = {
         "env=local is the twin: platform_aws_endpoint_url must be a loopback URL"),
     "dev on the twin's endpoint": (["-e", "env=dev", "-e", "platform_aws_endpoint_url=http://127.0.0.1:5000"],
                                    "env=dev must not reach the twin"),
+    # GCP (enabled in env=local): checked with the other settings, before any request.
+    "GCP GPU type not offered with the machine type": (
+        ["-e", "env=local", "-e", "platform_gcp_accelerator_type=nvidia-l4"],
+        "GPU type 'nvidia-l4' is not offered with machine type 'a2-highgpu-1g'"),
+    "GCP GPU count the machine type does not allow": (
+        ["-e", "env=local", "-e", "platform_gcp_accelerator_count=2"],
+        "Machine type 'a2-highgpu-1g' does not allow 2 nvidia-tesla-a100 GPU(s)"),
+    "GCP zone not in the region": (
+        ["-e", "env=local", "-e", "platform_gcp_zone=us-east1-b"], "Zone 'us-east1-b' is not in region us-central1"),
+    "GCP preemptible with automatic restart": (
+        ["-e", "env=local", "-e", "platform_gcp_provisioning=preemptible", "-e", '{"gcp_compute_automatic_restart": true}'],
+        "Spot and preemptible VMs cannot restart automatically"),
+    "GCP SSH from anywhere": (
+        ["-e", "env=local", "-e", json.dumps({"platform_gcp_ssh_source_ranges": ["0.0.0.0/0"]})],
+        "SSH to GPU VMs from the whole internet is refused"),
+    "GCP without a project": (
+        ["-e", "env=dev", "-e", json.dumps({"platform_gcp_enabled": True})], "set platform_gcp_project to the project ID"),
 }
 
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_bad_input_is_rejected_before_any_api_call(twin, case):
     args, message = CASES[case]
-    before = twin.requests()
-    run = run_playbook("site.yml", *args)
+    before, gcp_before = twin.requests(), twin.gcp_requests()
+    # env=local on this test's twin, so that its counters would see a request.
+    local = ["-e", f"platform_aws_endpoint_url={twin.url}"] \
+        if "env=local" in args and not any("platform_aws_endpoint_url" in a for a in args) else []
+    run = run_playbook("site.yml", *args, *local)
     assert run.rc != 0
     assert message in " ".join(run.output.split()), run.output[-2000:]
-    assert re.search(r"mlinfra\.gpu_platform\.(platform|aws_eks) : (Validat|Require)", run.output), "failed in validation"
+    assert re.search(r"mlinfra\.gpu_platform\.(platform|aws_eks|gcp_\w+) : (Validat|Require|Refuse)", run.output), \
+        "failed in validation"
     assert run.seconds < 30
     assert twin.requests() == before, "no request reached the twin"
+    assert twin.gcp_requests() == gcp_before, "no request reached the twin's GCP API"
 
 
 def test_prod_cannot_reach_the_twin_through_the_environment(twin):
@@ -81,6 +103,16 @@ def test_prod_cannot_reach_the_twin_through_the_environment(twin):
     assert run.rc != 0
     assert "env=prod must not reach the twin" in " ".join(run.output.split())
     assert twin.requests() == before
+
+
+def test_a_real_env_cannot_reach_the_twins_gcp_api(twin):
+    gcp_before = twin.gcp_requests()
+    run = run_playbook("site.yml", "-e", "env=dev", "-e",
+                       json.dumps({"platform_gcp_enabled": True, "platform_gcp_project": "my-ml-project"}),
+                       env={"TWIN_GCP_URL": twin.gcp_url})
+    assert run.rc != 0
+    assert "env=dev must reach the real Google APIs: unset TWIN_GCP_URL" in " ".join(run.output.split())
+    assert twin.gcp_requests() == gcp_before
 
 
 def test_teardown_of_a_real_env_needs_the_name_typed_back(twin):
