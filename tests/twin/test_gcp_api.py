@@ -18,8 +18,6 @@ import socket
 import subprocess
 import sys
 import textwrap
-import time
-import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -31,8 +29,8 @@ PYTHON = os.environ.get("TWIN_PYTHON", str(VENV_BIN / "python"))
 REDIRECT_DIR = ROOT / "twin" / "gcp_redirect"
 sys.path.insert(0, str(ROOT / "twin"))
 import gcp_api  # noqa: E402
+from emulator import OPENER, free_port, http, running  # noqa: E402
 
-OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 PROJECT = "twin-proj"
 ZONE = "us-central1-a"
 REGION = "us-central1"
@@ -41,22 +39,6 @@ REGION = "us-central1"
 TOKEN = "fake-access-token"
 LINK = "https://www.googleapis.com/compute/v1/"
 NAT = ipaddress.ip_network("203.0.113.0/24")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def http(method: str, url: str, body=None, headers=None) -> tuple[int, dict]:
-    data = json.dumps(body).encode() if body is not None else (b"" if method == "POST" else None)
-    req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json", **(headers or {})})
-    try:
-        with OPENER.open(req, timeout=10) as resp:
-            return resp.status, json.loads(resp.read() or b"null")
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read() or b"null")
 
 
 class Gcp:
@@ -83,25 +65,8 @@ class Gcp:
 
 @pytest.fixture(scope="module")
 def gcp():
-    port = free_port()
-    proc = subprocess.Popen(
-        [PYTHON, str(ROOT / "twin" / "gcp_api.py"), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 20
-    while True:
-        try:
-            if http("GET", url + "/_twin/health")[0] == 200:
-                break
-        except OSError:
-            pass
-        assert proc.poll() is None and time.time() < deadline, proc.stdout.read().decode() if proc.stdout else ""
-        time.sleep(0.1)
-    yield Gcp(url)
-    proc.terminate()
-    proc.wait(10)
+    with running("gcp_api.py") as url:
+        yield Gcp(url)
 
 
 @pytest.fixture

@@ -15,9 +15,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import boto3
@@ -31,24 +28,8 @@ VENV_BIN = ROOT / ".venv" / "bin"
 PYTHON = os.environ.get("TWIN_PYTHON", str(VENV_BIN / "python"))
 sys.path.insert(0, str(ROOT / "twin"))
 import k8s_api  # noqa: E402
+from emulator import free_port, http, running  # noqa: E402
 
-OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def http(method: str, url: str, body=None, headers=None) -> tuple[int, dict]:
-    data = json.dumps(body).encode() if body is not None else (b"" if method == "POST" else None)
-    req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json", **(headers or {})})
-    try:
-        with OPENER.open(req, timeout=10) as resp:
-            return resp.status, json.loads(resp.read() or b"null")
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read() or b"null")
 
 
 class K8s:
@@ -72,25 +53,8 @@ class K8s:
 
 @pytest.fixture(scope="module")
 def k8s():
-    port = free_port()
-    proc = subprocess.Popen(
-        [PYTHON, str(ROOT / "twin" / "k8s_api.py"), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 20
-    while True:
-        try:
-            if http("GET", url + "/_twin/health")[0] == 200:
-                break
-        except OSError:
-            pass
-        assert proc.poll() is None and time.time() < deadline, proc.stdout.read().decode() if proc.stdout else ""
-        time.sleep(0.1)
-    yield K8s(url)
-    proc.terminate()
-    proc.wait(10)
+    with running("k8s_api.py") as url:
+        yield K8s(url)
 
 
 @pytest.fixture
