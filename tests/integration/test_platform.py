@@ -571,7 +571,8 @@ def test_every_running_instance_is_a_running_container(provisioned):
     ids = running_instance_ids(provisioned)
     assert len(ids) == 3, "two training instances and one from the pool"
     containers = twin_containers(provisioned)
-    assert set(containers) == {f"twin-{i}" for i in ids}
+    # The GCP VM has its own container too (test_gcp_vm_is_a_configured_host).
+    assert set(containers) == {f"twin-{i}" for i in ids} | {f"twin-gcp-{PREFIX}-gpu-training-1"}
     for iid in ids:
         assert containers[f"twin-{iid}"]["State"] == "running"
         assert in_host(iid, "hostname").stdout.strip() == iid
