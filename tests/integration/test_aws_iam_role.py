@@ -474,3 +474,62 @@ class TestAbsent:
 
     def test_absent_on_an_empty_account_is_a_noop(self, empty_account: Moto):
         self.assert_second_absent_is_a_noop(empty_account)
+
+
+# --------------------------------------------------------------------------- IRSA (tasks_from: irsa)
+
+ISSUER = f"oidc.eks.{REGION}.amazonaws.com/id/0123456789ABCDEF0123456789ABCDEF"
+OIDC_ARN = f"arn:aws:iam::{ACCOUNT}:oidc-provider/{ISSUER}"
+AUTOSCALER_ROLE = f"{PREFIX}-eks-cluster-autoscaler"
+
+
+class TestIrsa:
+    @pytest.fixture(scope="class")
+    @classmethod
+    def irsa(cls, moto: Moto) -> tuple[Run, dict]:
+        moto.reset()
+        out = moto.workdir / "irsa-outputs.json"
+        run = moto.play(aws_iam_cluster_autoscaler_irsa=True, aws_iam_oidc_provider_arn=OIDC_ARN,
+                        aws_iam_test_irsa_file=str(out))
+        assert_converged_run(run)
+        return run, json.loads(out.read_text())
+
+    def test_role_trusts_only_the_autoscalers_service_account(self, moto: Moto, irsa):
+        role = moto.iam.get_role(RoleName=AUTOSCALER_ROLE)["Role"]
+        [stmt] = role["AssumeRolePolicyDocument"]["Statement"]
+        assert stmt["Principal"] == {"Federated": OIDC_ARN}
+        assert stmt["Action"] == "sts:AssumeRoleWithWebIdentity"
+        assert stmt["Condition"] == {"StringEquals": {
+            f"{ISSUER}:sub": "system:serviceaccount:kube-system:cluster-autoscaler",
+            f"{ISSUER}:aud": "sts.amazonaws.com",
+        }}
+        assert _tags(moto.iam.list_role_tags(RoleName=AUTOSCALER_ROLE)["Tags"]) == TAGS
+
+    def test_the_autoscaler_policy_moves_from_the_node_role(self, moto: Moto, irsa):
+        assert moto.iam.list_role_policies(RoleName=AUTOSCALER_ROLE)["PolicyNames"] == [f"{PREFIX}-eks-node-cluster-autoscaler"]
+        assert moto.iam.list_role_policies(RoleName=ROLE_NAMES["eks_node"])["PolicyNames"] == [f"{PREFIX}-eks-node-s3"]
+
+    def test_outputs(self, irsa):
+        _run, outputs = irsa
+        assert outputs == {"cluster_autoscaler": {"name": AUTOSCALER_ROLE, "arn": f"arn:aws:iam::{ACCOUNT}:role/{AUTOSCALER_ROLE}"}}
+
+    def test_second_run_and_check_mode_change_nothing(self, moto: Moto, irsa):
+        args = {"aws_iam_cluster_autoscaler_irsa": True, "aws_iam_oidc_provider_arn": OIDC_ARN,
+                "aws_iam_test_irsa_file": str(moto.workdir / "irsa-again.json")}
+        for check in (True, False):
+            run = moto.play(check=check, **args)
+            assert_converged_run(run)
+            assert run.recap["changed"] == 0, run.explain()
+
+    def test_absent_deletes_it(self, moto: Moto, irsa):
+        run = moto.play(aws_iam_state="absent")
+        assert_converged_run(run)
+        assert moto.ours(moto.role_names()) == set()
+
+    @pytest.mark.parametrize("arn", ["", "arn:aws:iam::123456789012:role/not-a-provider", "oidc.eks.us-west-2.amazonaws.com/id/X"])
+    def test_a_wrong_provider_arn_fails_before_the_role_is_created(self, empty_account: Moto, arn):
+        run = empty_account.play(aws_iam_cluster_autoscaler_irsa=True, aws_iam_oidc_provider_arn=arn,
+                                 aws_iam_test_irsa_file=str(empty_account.workdir / "irsa-bad.json"))
+        assert run.rc != 0
+        assert "aws_iam_oidc_provider_arn must be the cluster's IAM OIDC provider ARN" in " ".join(run.output.split()), run.explain()
+        assert AUTOSCALER_ROLE not in empty_account.role_names()
