@@ -21,6 +21,7 @@ from platform_harness import RoleRun as Run
 from platform_harness import play_role
 
 PLAYBOOK = "tests/integration/playbooks/aws_iam.yml"
+IRSA_PLAYBOOK = "tests/integration/playbooks/aws_iam_irsa.yml"
 
 ACCOUNT = "123456789012"  # moto's default account
 REGION = "us-west-2"
@@ -162,7 +163,7 @@ class Moto:
         with urllib.request.urlopen(request, timeout=10) as response:
             assert response.status == 200
 
-    def play(self, check: bool = False, **overrides) -> Run:
+    def play(self, check: bool = False, playbook: str = PLAYBOOK, **overrides) -> Run:
         """Run the test playbook with the standard inputs, updated by overrides (None deletes)."""
         self._runs += 1
         outputs_file = self.workdir / f"outputs-{self._runs}.json"
@@ -179,7 +180,7 @@ class Moto:
             "aws_iam_find_tags": FIND_TAGS,
         }
         extra.update(overrides)
-        return play_role(PLAYBOOK, extra, self.workdir, self._runs, outputs_file, check=check)
+        return play_role(playbook, extra, self.workdir, self._runs, outputs_file, check=check)
 
     # What exists, straight from the API ----------------------------------------
 
@@ -490,7 +491,7 @@ class TestIrsa:
         moto.reset()
         out = moto.workdir / "irsa-outputs.json"
         run = moto.play(aws_iam_cluster_autoscaler_irsa=True, aws_iam_oidc_provider_arn=OIDC_ARN,
-                        aws_iam_test_irsa_file=str(out))
+                        aws_iam_test_irsa_file=str(out), playbook=IRSA_PLAYBOOK)
         assert_converged_run(run)
         return run, json.loads(out.read_text())
 
@@ -517,7 +518,7 @@ class TestIrsa:
         args = {"aws_iam_cluster_autoscaler_irsa": True, "aws_iam_oidc_provider_arn": OIDC_ARN,
                 "aws_iam_test_irsa_file": str(moto.workdir / "irsa-again.json")}
         for check in (True, False):
-            run = moto.play(check=check, **args)
+            run = moto.play(check=check, playbook=IRSA_PLAYBOOK, **args)
             assert_converged_run(run)
             assert run.recap["changed"] == 0, run.explain()
 
@@ -529,7 +530,7 @@ class TestIrsa:
     @pytest.mark.parametrize("arn", ["", "arn:aws:iam::123456789012:role/not-a-provider", "oidc.eks.us-west-2.amazonaws.com/id/X"])
     def test_a_wrong_provider_arn_fails_before_the_role_is_created(self, empty_account: Moto, arn):
         run = empty_account.play(aws_iam_cluster_autoscaler_irsa=True, aws_iam_oidc_provider_arn=arn,
-                                 aws_iam_test_irsa_file=str(empty_account.workdir / "irsa-bad.json"))
+                                 aws_iam_test_irsa_file=str(empty_account.workdir / "irsa-bad.json"), playbook=IRSA_PLAYBOOK)
         assert run.rc != 0
         assert "aws_iam_oidc_provider_arn must be the cluster's IAM OIDC provider ARN" in " ".join(run.output.split()), run.explain()
         assert AUTOSCALER_ROLE not in empty_account.role_names()
