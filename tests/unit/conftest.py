@@ -24,6 +24,9 @@ if not os.path.isdir(os.path.join(COLLECTIONS_ROOT, "ansible_collections", "mlin
 
 if COLLECTIONS_ROOT not in sys.path:
     sys.path.insert(0, COLLECTIONS_ROOT)
+# Helpers shared by the unit tests (gcp_fakes.py).
+if os.path.dirname(os.path.abspath(__file__)) not in sys.path:
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 
 def _install_collection_finder() -> None:

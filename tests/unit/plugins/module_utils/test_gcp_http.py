@@ -5,31 +5,16 @@ covered through gcp_project_iam_member's tests)."""
 
 from __future__ import annotations
 
-import copy
-import json
-
 import pytest
 
 from ansible_collections.google.cloud.plugins.module_utils import gcp_utils
 from ansible_collections.mlinfra.gpu_platform.plugins.module_utils import gcp_http
 from ansible_collections.mlinfra.gpu_platform.plugins.module_utils.gcp_http import GcpApiError
 from ansible_collections.mlinfra.gpu_platform.plugins.module_utils.gcp_http import GcpJsonClient
+from gcp_fakes import FakeResponse  # tests/unit/gcp_fakes.py, on sys.path through tests/unit/conftest.py
 
 OP_URL = "https://www.googleapis.com/compute/v1/projects/p-123456/zones/us-central1-a/operations/operation-1"
 URL = "https://compute.googleapis.com/compute/v1/projects/p-123456/zones/us-central1-a/instances/vm"
-
-
-class FakeResponse:
-    def __init__(self, status_code, body):
-        self.status_code = status_code
-        self._body = body
-        self.text = body if isinstance(body, str) else json.dumps(body)
-        self.reason = "Error" if status_code >= 400 else "OK"
-
-    def json(self):
-        if isinstance(self._body, str):
-            return json.loads(self._body)
-        return copy.deepcopy(self._body)
 
 
 class ScriptedSession:

@@ -23,6 +23,7 @@ from ansible_collections.mlinfra.gpu_platform.plugins.module_utils import gcp_ht
 from ansible_collections.mlinfra.gpu_platform.plugins.modules import gcp_compute_gpu_instance as mod
 
 import module_harness
+from gcp_fakes import FakeResponse  # tests/unit/gcp_fakes.py, on sys.path through tests/unit/conftest.py
 
 PROJECT = "my-ml-project"
 ZONE = "us-central1-a"
@@ -36,19 +37,6 @@ INSTANCE_URL = f"{INSTANCES_URL}/{NAME}"
 IMAGE = "projects/deeplearning-platform-release/global/images/family/pytorch-latest-gpu"
 SA_EMAIL = f"gpu-trainer@{PROJECT}.iam.gserviceaccount.com"
 AUTH = {"auth_kind": "accesstoken", "access_token": "fake-token-never-shown"}
-
-
-class FakeResponse:
-    def __init__(self, status_code, body):
-        self.status_code = status_code
-        self._body = body
-        self.text = body if isinstance(body, str) else json.dumps(body)
-        self.reason = "Error" if status_code >= 400 else "OK"
-
-    def json(self):
-        if isinstance(self._body, str):
-            return json.loads(self._body)
-        return copy.deepcopy(self._body)
 
 
 def api_error(code, status, message, reason="invalid"):

@@ -9,7 +9,6 @@ getIamPolicy/setIamPolicy with etags, and records every request.
 from __future__ import annotations
 
 import copy
-import json
 from unittest.mock import patch
 
 import pytest
@@ -21,6 +20,7 @@ from ansible_collections.mlinfra.gpu_platform.plugins.module_utils import gcp_ht
 from ansible_collections.mlinfra.gpu_platform.plugins.modules import gcp_project_iam_member as mod
 
 import module_harness
+from gcp_fakes import FakeResponse  # tests/unit/gcp_fakes.py, on sys.path through tests/unit/conftest.py
 
 PROJECT = "my-ml-project"
 BASE = f"https://cloudresourcemanager.googleapis.com/v1/projects/{PROJECT}"
@@ -32,19 +32,6 @@ OTHER_SA = f"serviceAccount:other@{PROJECT}.iam.gserviceaccount.com"
 ALICE = "user:alice@example.com"
 AUTH = {"auth_kind": "accesstoken", "access_token": "fake-token"}
 CONDITION = {"title": "until-2027", "expression": 'request.time < timestamp("2027-01-01T00:00:00Z")'}
-
-
-class FakeResponse:
-    def __init__(self, status_code, body):
-        self.status_code = status_code
-        self._body = body
-        self.text = body if isinstance(body, str) else json.dumps(body)
-        self.reason = "Error" if status_code >= 400 else "OK"
-
-    def json(self):
-        if isinstance(self._body, str):
-            return json.loads(self._body)
-        return copy.deepcopy(self._body)
 
 
 class FakeSession:
